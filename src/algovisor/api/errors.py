@@ -1,0 +1,70 @@
+"""The one place where errors become HTTP answers.
+
+Every error is `{"error": ..., "detail": ...}` with a 4xx (or 503) status, never a 500 page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from algovisor.errors import (
+    AlgovisorError,
+    AuthError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    UnavailableError,
+)
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: tuple[tuple[type[AlgovisorError], int], ...] = (
+    (InvalidInputError, 400),
+    (AuthError, 401),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (UnavailableError, 503),
+)
+
+
+def error_body(error: str, detail: str | None = None) -> dict[str, str | None]:
+    return {"error": error, "detail": detail}
+
+
+def status_for(error: AlgovisorError) -> int:
+    for error_type, status in STATUS_BY_ERROR:
+        if isinstance(error, error_type):
+            return status
+    return 400
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AlgovisorError)
+    async def _algovisor_error(request: Request, error: AlgovisorError) -> JSONResponse:
+        status = status_for(error)
+        headers = {"Retry-After": "2"} if status == 503 else None
+        return JSONResponse(error_body(error.message, error.detail), status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        return JSONResponse(error_body("invalid request", problems), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body(str(error.detail)), error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+        return JSONResponse(
+            error_body("internal error", "The host logged the details; please report it."), 500
+        )

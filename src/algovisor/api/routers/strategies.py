@@ -1,0 +1,166 @@
+"""Strategies: CRUD, versions, environment, intent, logs and status."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from algovisor.api.deps import Context, Wake
+from algovisor.errors import InvalidInputError
+from algovisor.services import logs
+from algovisor.services import strategies as service
+from algovisor.services.views import (
+    ActionResult,
+    EnvVarView,
+    StatusRow,
+    StrategyView,
+    VersionView,
+)
+
+router = APIRouter(prefix="/api", tags=["strategies"])
+
+KEEPALIVE_SECS = 5.0
+
+
+async def _read_upload(upload: UploadFile, limit: int) -> tuple[str, bytes]:
+    # Read one byte past the limit so oversize uploads are refused without buffering them all.
+    content = await upload.read(limit + 1)
+    if len(content) > limit:
+        raise InvalidInputError(f"{upload.filename} is larger than the {limit:,} byte limit")
+    return upload.filename or "", content
+
+
+@router.get("/strategies")
+def list_strategies(ctx: Context) -> list[StrategyView]:
+    return service.list_strategies(ctx)
+
+
+@router.get("/status")
+def status_rows(ctx: Context) -> list[StatusRow]:
+    return service.status(ctx)
+
+
+@router.post("/strategies", status_code=status.HTTP_201_CREATED)
+async def add_strategy(
+    ctx: Context,
+    file: Annotated[UploadFile, File(description="the strategy's .py script")],
+    name: Annotated[str | None, Form()] = None,
+    broker: Annotated[str, Form()] = "paper",
+) -> StrategyView:
+    filename, content = await _read_upload(file, ctx.settings.max_script_bytes)
+    return service.add(ctx, filename, content, name=name, broker=broker)
+
+
+@router.get("/strategies/{ref}")
+def show_strategy(ctx: Context, ref: str) -> StrategyView:
+    return service.show(ctx, ref)
+
+
+@router.delete("/strategies/{ref}")
+def delete_strategy(ctx: Context, ref: str) -> dict[str, str]:
+    name = service.delete(ctx, ref)
+    return {"message": f"deleted {name}"}
+
+
+@router.put("/strategies/{ref}/script")
+async def edit_script(ctx: Context, ref: str, file: Annotated[UploadFile, File()]) -> VersionView:
+    filename, content = await _read_upload(file, ctx.settings.max_script_bytes)
+    return service.edit(ctx, ref, filename, content)
+
+
+@router.get("/strategies/{ref}/versions")
+def list_versions(ctx: Context, ref: str) -> list[VersionView]:
+    return service.versions(ctx, ref)
+
+
+class RollbackRequest(BaseModel):
+    version: int = Field(ge=1)
+
+
+@router.post("/strategies/{ref}/rollback")
+def rollback(ctx: Context, ref: str, body: RollbackRequest) -> VersionView:
+    return service.rollback(ctx, ref, body.version)
+
+
+@router.get("/strategies/{ref}/env")
+def env_list(ctx: Context, ref: str) -> list[EnvVarView]:
+    return service.env_list(ctx, ref)
+
+
+class EnvValue(BaseModel):
+    value: str
+    secret: bool = False
+
+
+@router.put("/strategies/{ref}/env/{key}")
+def env_set(ctx: Context, ref: str, key: str, body: EnvValue) -> EnvVarView:
+    return service.env_set(ctx, ref, key, body.value, secret=body.secret)
+
+
+@router.delete("/strategies/{ref}/env/{key}")
+def env_unset(ctx: Context, ref: str, key: str) -> dict[str, str]:
+    service.env_unset(ctx, ref, key)
+    return {"message": f"unset {key}"}
+
+
+@router.post("/strategies/{ref}/start")
+def start(ctx: Context, wake: Wake, ref: str) -> ActionResult:
+    result = service.start(ctx, ref)
+    wake()
+    return result
+
+
+@router.post("/strategies/{ref}/stop")
+def stop(ctx: Context, wake: Wake, ref: str) -> ActionResult:
+    result = service.stop(ctx, ref)
+    wake()
+    return result
+
+
+@router.post("/strategies/{ref}/restart")
+def restart(ctx: Context, wake: Wake, ref: str) -> ActionResult:
+    result = service.restart(ctx, ref)
+    wake()
+    return result
+
+
+@router.post("/strategies/{ref}/clear-error")
+def clear_error(ctx: Context, wake: Wake, ref: str) -> ActionResult:
+    result = service.clear_error(ctx, ref)
+    wake()
+    return result
+
+
+@router.get("/strategies/{ref}/logs")
+def tail_logs(
+    ctx: Context,
+    ref: str,
+    lines: Annotated[int, Query(ge=0, le=logs.MAX_TAIL_LINES)] = 100,
+    run: str | None = None,
+) -> dict[str, list[str]]:
+    return {"lines": logs.tail(ctx, ref, lines, run)}
+
+
+@router.get("/strategies/{ref}/logs/stream")
+def stream_logs(ctx: Context, ref: str, run: str | None = None) -> StreamingResponse:
+    """Server-Sent Events: one `data:` event per new log line."""
+    lines = logs.stream(ctx, ref, run)
+
+    def events() -> Iterator[str]:
+        last_sent = time.monotonic()
+        yield ": following\n\n"
+        for line in lines:
+            now = time.monotonic()
+            if line:
+                yield f"data: {line}\n\n"
+                last_sent = now
+            elif now - last_sent >= KEEPALIVE_SECS:
+                yield ": keepalive\n\n"
+                last_sent = now
+
+    return StreamingResponse(events(), media_type="text/event-stream")

@@ -1,0 +1,189 @@
+"""Tables. Every timestamp is stored as timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[int]: JSON,
+    }
+
+
+class Strategy(Base):
+    """A user's script plus its settings, its intent and its observed state."""
+
+    __tablename__ = "strategies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    broker: Mapped[str] = mapped_column(String(32), default="paper")
+    # What the user asked for: "run" or "stop". Only users (CLI, API) write it.
+    intent: Mapped[str] = mapped_column(String(8), default="stop")
+    # Bumped by `restart`; a run started under an older generation is replaced.
+    restart_generation: Mapped[int] = mapped_column(Integer, default=0)
+    grace_secs: Mapped[float] = mapped_column(Float, default=10.0)
+    final_exit_codes: Mapped[list[int]] = mapped_column(default=list)
+    memory_limit_mb: Mapped[int | None] = mapped_column(Integer)
+
+    # Observed state, written only by the reconciler.
+    state: Mapped[str] = mapped_column(String(16), default="stopped")
+    state_message: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    # Why the intent is 'stop' (user stop, clean exit...), shown while stopped.
+    stop_message: Mapped[str | None] = mapped_column(Text)
+    backoff_until: Mapped[datetime | None] = mapped_column()
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    restart_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+
+    versions: Mapped[list[StrategyVersion]] = relationship(
+        back_populates="strategy",
+        cascade="all, delete-orphan",
+        foreign_keys="StrategyVersion.strategy_id",
+        order_by="StrategyVersion.number",
+    )
+    env_vars: Mapped[list[StrategyEnvVar]] = relationship(
+        cascade="all, delete-orphan", order_by="StrategyEnvVar.key"
+    )
+
+
+class StrategyVersion(Base):
+    """An immutable copy of a strategy's script; the highest number is the current one."""
+
+    __tablename__ = "strategy_versions"
+    __table_args__ = (UniqueConstraint("strategy_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(128))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+
+    strategy: Mapped[Strategy] = relationship(back_populates="versions", foreign_keys=[strategy_id])
+
+
+class StrategyEnvVar(Base):
+    """One environment variable; a secret's value is a Fernet token, never plaintext."""
+
+    __tablename__ = "strategy_env_vars"
+    __table_args__ = (UniqueConstraint("strategy_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(Text)
+    is_secret: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Run(Base):
+    """One execution of one version: recorded before the process exists."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    strategy_id: Mapped[int] = mapped_column(
+        ForeignKey("strategies.id", ondelete="CASCADE"), index=True
+    )
+    version_id: Mapped[int] = mapped_column(ForeignKey("strategy_versions.id"))
+    restart_generation: Mapped[int] = mapped_column(Integer, default=0)
+    host: Mapped[str] = mapped_column(String(255))
+    # spawning -> running -> (stopping) -> ended
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    process_start_time: Mapped[float | None] = mapped_column(Float)
+    boot_id: Mapped[str | None] = mapped_column(String(64))
+    log_path: Mapped[str] = mapped_column(Text)
+
+    created_at: Mapped[datetime] = mapped_column()
+    started_at: Mapped[datetime | None] = mapped_column()
+    stop_requested_at: Mapped[datetime | None] = mapped_column()
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    ended_at: Mapped[datetime | None] = mapped_column()
+
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    exit_signal: Mapped[int | None] = mapped_column(Integer)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    exception_type: Mapped[str | None] = mapped_column(String(128))
+    exception_message: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+
+    cpu_percent: Mapped[float | None] = mapped_column(Float)
+    rss_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    memory_breaches: Mapped[int] = mapped_column(Integer, default=0)
+    sampled_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApiKey(Base):
+    """An API key; only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+class HostLease(Base):
+    """The host that reconciles this database, and when it last said so."""
+
+    __tablename__ = "host_leases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    boot_id: Mapped[str] = mapped_column(String(64))
+    api_url: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column()
+    heartbeat_at: Mapped[datetime] = mapped_column()

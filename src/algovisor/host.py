@@ -1,0 +1,108 @@
+"""`algovisor serve`: the composition root that wires API, reconciler and database together.
+
+One process holds the API and the reconciler thread. Stopping it never stops
+strategies: they run in their own sessions and are re-adopted on the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import select
+
+from algovisor.api.app import create_app
+from algovisor.db.models import Strategy
+from algovisor.services import api_keys
+from algovisor.services import strategies as strategy_service
+from algovisor.services.context import ServiceContext
+from algovisor.settings import Settings
+from algovisor.supervisor.identity import current_boot_id
+from algovisor.supervisor.lease import HostLock, claim_lease, default_host_name, release_lease
+from algovisor.supervisor.logfiles import RetentionLimits
+from algovisor.supervisor.reconciler import Reconciler, SupervisorConfig
+from algovisor.supervisor.states import Intent
+
+logger = logging.getLogger("algovisor.host")
+
+
+def configure_logging(data_dir: Path) -> None:
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    handlers.append(logging.FileHandler(data_dir / "host.log"))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
+
+
+def supervisor_config(settings: Settings) -> SupervisorConfig:
+    return SupervisorConfig(
+        host_name=settings.host_name or default_host_name(),
+        boot_id=current_boot_id(),
+        database_url=settings.resolved_database_url,
+        interval_secs=settings.reconcile_interval_secs,
+        resource_sample_secs=settings.resource_sample_secs,
+        log_max_bytes=settings.log_max_bytes,
+        retention=RetentionLimits(
+            settings.log_keep_files, settings.log_keep_days, settings.log_keep_total_bytes
+        ),
+    )
+
+
+def add_examples(ctx: ServiceContext, examples_dir: Path) -> list[str]:
+    """On an empty database, add and start every example strategy."""
+    with ctx.transaction() as session:
+        if session.scalars(select(Strategy.id)).first() is not None:
+            return []
+    added = []
+    for script in sorted(examples_dir.glob("*.py")):
+        view = strategy_service.add(ctx, script.name, script.read_bytes(), intent=Intent.RUN)
+        added.append(view.name)
+    return added
+
+
+def serve(
+    settings: Settings, examples_dir: Path | None = None, say: Callable[[str], None] = print
+) -> None:
+    """Run the host until SIGINT/SIGTERM."""
+    ctx = ServiceContext.open(settings)
+    configure_logging(settings.data_dir)
+    lock = HostLock(ctx.layout.host_lock)
+    lock.acquire()
+    config = supervisor_config(settings)
+    claim_lease(ctx.sessions, config.host_name, config.boot_id, settings.api_url, ctx.clock.now())
+    try:
+        if api_keys.count(ctx) == 0:
+            key, _ = api_keys.create(ctx, "first-run")
+            say(f"API key (shown once, keep it): {key}")
+        if examples_dir is not None:
+            for name in add_examples(ctx, examples_dir):
+                say(f"added example strategy: {name}")
+        reconciler = Reconciler(
+            ctx.sessions, ctx.layout, ctx.secrets, ctx.clock, config, os.environ
+        )
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=reconciler.serve_forever, args=(stop,), name="reconciler", daemon=True
+        )
+        thread.start()
+        say(f"algovisor is serving on {settings.api_url} (data: {settings.data_dir})")
+        app = create_app(ctx, wake=reconciler.wake)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app, host=settings.bind_host, port=settings.port, log_config=None, access_log=False
+            )
+        )
+        server.run()
+        logger.info("host stopping; strategies keep running and are re-adopted on next start")
+        stop.set()
+        reconciler.wake()
+        thread.join(timeout=10)
+        release_lease(ctx.sessions)
+    finally:
+        lock.release()
+        ctx.close()

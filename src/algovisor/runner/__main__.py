@@ -1,0 +1,172 @@
+"""Run one strategy script: `python -m algovisor.runner RUN_DIR LOG_PATH MAX_LOG_BYTES SCRIPT`.
+
+The host opens LOG_PATH as our stdout and stderr before we start; from then on
+the runner rotates it by size and at midnight IST by renaming the file and
+pointing file descriptors 1 and 2 at a fresh one, so nothing written by the
+script, its C extensions or its children is ever held in a pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+from algovisor.runner.files import (
+    EXIT_RECORD,
+    HEARTBEAT,
+    ist_day_number,
+    segment_log_name,
+    write_atomically,
+)
+
+TERMINATED_EXIT_CODE = 128 + signal.SIGTERM
+MAINTENANCE_INTERVAL_SECS = 1.0
+HEARTBEAT_INTERVAL_SECS = 5.0
+
+
+class LogRotator:
+    """Rotates the file behind fds 1 and 2; called from the maintenance thread."""
+
+    def __init__(self, log_path: str, max_bytes: int) -> None:
+        self.log_path = log_path
+        self.max_bytes = max_bytes
+        self.sequence = 0
+        self.day = ist_day_number(time.time())
+
+    def maybe_rotate(self, now: float) -> None:
+        day = ist_day_number(now)
+        if day == self.day and os.fstat(1).st_size < self.max_bytes:
+            return
+        self.day = day
+        if os.fstat(1).st_size == 0:
+            return
+        self.rotate()
+
+    def rotate(self) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        self.sequence += 1
+        directory, name = os.path.split(self.log_path)
+        run_id = name.rsplit(".", 1)[0]
+        os.replace(self.log_path, os.path.join(directory, segment_log_name(run_id, self.sequence)))
+        fresh = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        os.dup2(fresh, 1)
+        os.dup2(fresh, 2)
+        os.close(fresh)
+
+
+def _maintain(run_dir: str, rotator: LogRotator) -> None:
+    heartbeat = os.path.join(run_dir, HEARTBEAT)
+    next_heartbeat = 0.0
+    while True:
+        now = time.time()
+        try:
+            rotator.maybe_rotate(now)
+            if now >= next_heartbeat:
+                os.utime(heartbeat)
+                next_heartbeat = now + HEARTBEAT_INTERVAL_SECS
+        except OSError as error:
+            # A full disk must not kill the strategy; say it where the trader looks.
+            print(f"algovisor runner: log maintenance failed: {error}", file=sys.stderr)
+        time.sleep(MAINTENANCE_INTERVAL_SECS)
+
+
+class _Terminator:
+    """Turns the first SIGTERM into SystemExit so `finally` blocks and atexit run."""
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.received:
+            return
+        self.received = True
+        raise SystemExit(TERMINATED_EXIT_CODE)
+
+
+def _exit_code(error: SystemExit) -> int:
+    if error.code is None:
+        return 0
+    if isinstance(error.code, int):
+        return error.code
+    print(error.code, file=sys.stderr)
+    return 1
+
+
+def _record_exception(error: BaseException, script: str) -> dict[str, object]:
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    # Drop the runner's and runpy's frames: the trader wants their own code.
+    while frames and frames[0].filename != script:
+        frames.pop(0)
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    lines += traceback.format_exception_only(type(error), error)
+    text = "".join(lines)
+    print(text, file=sys.stderr, end="")
+    record: dict[str, object] = {
+        "exception_type": type(error).__name__,
+        "exception_message": str(error),
+        "traceback": text,
+    }
+    if isinstance(error, SyntaxError):
+        record["exception_message"] = (
+            f"{error.msg} ({os.path.basename(error.filename or script)}, line {error.lineno})"
+        )
+    elif frames:
+        last = frames[-1]
+        record["location"] = f"{os.path.basename(last.filename)}, line {last.lineno}"
+    return record
+
+
+def main(argv: list[str]) -> int:
+    run_dir, log_path, max_log_bytes, script = argv
+    terminator = _Terminator()
+    signal.signal(signal.SIGTERM, terminator)
+    with open(os.path.join(run_dir, HEARTBEAT), "ab"):
+        pass
+    rotator = LogRotator(log_path, int(max_log_bytes))
+    threading.Thread(
+        target=_maintain, args=(run_dir, rotator), name="algovisor-runner", daemon=True
+    ).start()
+
+    sys.argv = [script]
+    sys.path[0] = os.path.dirname(script)
+    record: dict[str, object] = {}
+    try:
+        import runpy
+
+        runpy.run_path(script, run_name="__main__")
+        code = 0
+    except SystemExit as error:
+        code = _exit_code(error)
+    except BaseException as error:  # noqa: BLE001 - every way a script can end is recorded
+        record = _record_exception(error, script)
+        code = 1
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if terminator.received:
+        record["terminated_by"] = "SIGTERM"
+    record["exit_code"] = code
+    record["ended_at"] = time.time()
+
+    import json
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    write_atomically(os.path.join(run_dir, EXIT_RECORD), json.dumps(record).encode())
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

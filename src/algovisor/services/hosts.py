@@ -1,0 +1,63 @@
+"""Is a host running, and waiting for a strategy to reach a state."""
+
+from __future__ import annotations
+
+import time
+
+from algovisor.errors import AlgovisorError
+from algovisor.services.context import ServiceContext
+from algovisor.services.strategies import show
+from algovisor.services.views import StrategyView
+from algovisor.supervisor.lease import running_host
+from algovisor.supervisor.states import StrategyState
+
+WAIT_POLL_SECS = 0.2
+
+
+class WaitFailedError(AlgovisorError):
+    """The strategy did not reach the state waited for."""
+
+
+def host_running(ctx: ServiceContext) -> str | None:
+    """A description of the live host, or None when no host is reconciling."""
+    with ctx.transaction() as session:
+        lease = running_host(session, ctx.clock.now())
+        if lease is None:
+            return None
+        return f"{lease.host} pid {lease.pid} at {lease.api_url}"
+
+
+def no_host_message(ctx: ServiceContext) -> str:
+    return (
+        f"no algovisor host is running for {ctx.settings.data_dir}; the change is recorded "
+        "and takes effect when one starts: algovisor serve"
+    )
+
+
+def wait_for(
+    ctx: ServiceContext, ref: str | int, target: StrategyState, timeout_secs: float
+) -> StrategyView:
+    """Poll until the strategy is in `target`; fail early with the reason if it cannot get there."""
+    deadline = time.monotonic() + timeout_secs
+    failing = (
+        {StrategyState.ERROR, StrategyState.BACKOFF} if target is StrategyState.RUNNING else set()
+    )
+    while True:
+        view = show(ctx, ref)
+        if view.state == target.value:
+            return view
+        if view.state in failing:
+            reason = view.error_message or (view.last_run.message if view.last_run else view.state)
+            raise WaitFailedError(f"{view.name} did not start: {view.state}: {reason}")
+        if (
+            target is StrategyState.RUNNING
+            and view.state == StrategyState.STOPPED.value
+            and view.intent == "stop"
+        ):
+            raise WaitFailedError(f"{view.name} stopped: {view.state_message}")
+        if time.monotonic() >= deadline:
+            raise WaitFailedError(
+                f"{view.name} is still {view.state} after {timeout_secs:.0f} s"
+                + ("" if host_running(ctx) else f"; {no_host_message(ctx)}")
+            )
+        time.sleep(WAIT_POLL_SECS)

@@ -1,0 +1,464 @@
+"""Strategies, their versions and environment: add, inspect, change, start, stop, delete.
+
+Users' actions only record intent; the host's reconciler acts on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from algovisor.db.models import Run, Strategy, StrategyEnvVar, StrategyVersion
+from algovisor.errors import ConflictError, InvalidInputError, NotFoundError
+from algovisor.services.context import ServiceContext
+from algovisor.services.validation import (
+    validate_env_key,
+    validate_env_value,
+    validate_name,
+    validate_script,
+)
+from algovisor.services.views import (
+    ActionResult,
+    EnvVarView,
+    RunView,
+    StatusRow,
+    StrategyView,
+    VersionView,
+)
+from algovisor.supervisor.states import ACTIVE_RUN_STATUSES, Intent, StrategyState
+
+SECRET_MASK = "****"  # noqa: S105 - the mask shown instead of a secret
+KNOWN_BROKERS = ("paper",)
+
+
+class StrategyRunningError(ConflictError):
+    """The strategy has a live process, so the change is refused."""
+
+
+# ----- lookups ------------------------------------------------------------------------
+
+
+def resolve(session: Session, ref: str | int, *, for_update: bool = False) -> Strategy:
+    """A strategy by id (digits) or by its unique name."""
+    text = str(ref).strip()
+    query = select(Strategy)
+    query = (
+        query.where(Strategy.id == int(text))
+        if text.isdigit()
+        else query.where(Strategy.name == text)
+    )
+    if for_update:
+        query = query.with_for_update()
+    strategy = session.scalars(query).first()
+    if strategy is None:
+        raise NotFoundError(
+            f"no strategy {text!r}",
+            detail="`algovisor strategy list` shows the strategies there are.",
+        )
+    return strategy
+
+
+def active_run(session: Session, strategy_id: int) -> Run | None:
+    return session.scalars(
+        select(Run).where(Run.strategy_id == strategy_id, Run.status.in_(ACTIVE_RUN_STATUSES))
+    ).first()
+
+
+def last_ended_run(session: Session, strategy_id: int) -> Run | None:
+    return session.scalars(
+        select(Run)
+        .where(Run.strategy_id == strategy_id, Run.ended_at.is_not(None))
+        .order_by(Run.ended_at.desc())
+        .limit(1)
+    ).first()
+
+
+def current_version(session: Session, strategy_id: int) -> StrategyVersion | None:
+    return session.scalars(
+        select(StrategyVersion)
+        .where(StrategyVersion.strategy_id == strategy_id)
+        .order_by(StrategyVersion.number.desc())
+        .limit(1)
+    ).first()
+
+
+def _refuse_while_running(session: Session, strategy: Strategy, action: str) -> None:
+    run = active_run(session, strategy.id)
+    if run is not None:
+        pid = f" (pid {run.pid})" if run.pid else ""
+        raise StrategyRunningError(
+            f"cannot {action} {strategy.name!r} while it is running{pid}",
+            detail=f"Stop it first: algovisor strategy stop {strategy.name} --wait",
+        )
+
+
+# ----- views --------------------------------------------------------------------------
+
+
+def run_view(session: Session, run: Run, now: datetime) -> RunView:
+    version = session.get(StrategyVersion, run.version_id)
+    end = run.ended_at or now
+    return RunView(
+        id=run.id,
+        version=version.number if version else None,
+        status=run.status,
+        pid=run.pid,
+        host=run.host,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        uptime_secs=(end - run.started_at).total_seconds() if run.started_at else None,
+        exit_code=run.exit_code,
+        exit_signal=run.exit_signal,
+        end_reason=run.end_reason,
+        message=run.exception_message,
+        cpu_percent=run.cpu_percent,
+        rss_bytes=run.rss_bytes,
+    )
+
+
+def strategy_view(session: Session, strategy: Strategy, now: datetime) -> StrategyView:
+    current = active_run(session, strategy.id)
+    last = last_ended_run(session, strategy.id)
+    version = current_version(session, strategy.id)
+    return StrategyView(
+        id=strategy.id,
+        name=strategy.name,
+        broker=strategy.broker,
+        intent=strategy.intent,
+        state=strategy.state,
+        state_message=strategy.state_message,
+        error_message=strategy.error_message,
+        backoff_until=strategy.backoff_until,
+        restart_count=strategy.restart_count,
+        consecutive_failures=strategy.consecutive_failures,
+        grace_secs=strategy.grace_secs,
+        final_exit_codes=list(strategy.final_exit_codes),
+        memory_limit_mb=strategy.memory_limit_mb,
+        current_version=version.number if version else None,
+        created_at=strategy.created_at,
+        updated_at=strategy.updated_at,
+        current_run=run_view(session, current, now) if current else None,
+        last_run=run_view(session, last, now) if last else None,
+    )
+
+
+def list_strategies(ctx: ServiceContext) -> list[StrategyView]:
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        strategies = session.scalars(select(Strategy).order_by(Strategy.id)).all()
+        return [strategy_view(session, strategy, now) for strategy in strategies]
+
+
+def show(ctx: ServiceContext, ref: str | int) -> StrategyView:
+    with ctx.transaction() as session:
+        return strategy_view(session, resolve(session, ref), ctx.clock.now())
+
+
+def status(ctx: ServiceContext) -> list[StatusRow]:
+    rows = []
+    for view in list_strategies(ctx):
+        run = view.current_run
+        last = view.last_run
+        rows.append(
+            StatusRow(
+                id=view.id,
+                name=view.name,
+                state=view.state,
+                pid=run.pid if run else None,
+                uptime_secs=run.uptime_secs if run else None,
+                restarts=view.restart_count,
+                cpu_percent=run.cpu_percent if run else None,
+                rss_bytes=run.rss_bytes if run else None,
+                last_exit=last.message if last else None,
+                message=view.error_message or view.state_message,
+            )
+        )
+    return rows
+
+
+# ----- creating and changing ----------------------------------------------------------
+
+
+def add(
+    ctx: ServiceContext,
+    filename: str,
+    content: bytes,
+    *,
+    name: str | None = None,
+    broker: str = "paper",
+    intent: Intent = Intent.STOP,
+) -> StrategyView:
+    """A new strategy with its first version; stopped until started."""
+    safe_filename = validate_script(filename, content, ctx.settings.max_script_bytes)
+    chosen = validate_name(name if name is not None else safe_filename.removesuffix(".py"))
+    if broker not in KNOWN_BROKERS:
+        raise InvalidInputError(
+            f"unknown broker {broker!r}", detail=f"Known brokers: {', '.join(KNOWN_BROKERS)}."
+        )
+    now = ctx.clock.now()
+    try:
+        with ctx.transaction() as session:
+            if session.scalars(select(Strategy.id).where(Strategy.name == chosen)).first():
+                raise _duplicate(chosen)
+            strategy = Strategy(
+                name=chosen,
+                broker=broker,
+                intent=intent.value,
+                state=StrategyState.STOPPED.value,
+                restart_generation=0,
+                grace_secs=10.0,
+                final_exit_codes=[],
+                consecutive_failures=0,
+                restart_count=0,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(strategy)
+            session.flush()
+            _add_version(session, strategy, safe_filename, content, "uploaded", now)
+            session.flush()
+            return strategy_view(session, strategy, now)
+    except IntegrityError as error:  # two adds raced for the same name
+        raise _duplicate(chosen) from error
+
+
+def _duplicate(name: str) -> ConflictError:
+    return ConflictError(
+        f"a strategy named {name!r} already exists",
+        detail="Choose another name with --name, or change the existing one with `strategy edit`.",
+    )
+
+
+def _add_version(
+    session: Session, strategy: Strategy, filename: str, content: bytes, note: str, now: datetime
+) -> StrategyVersion:
+    latest = session.scalar(
+        select(func.max(StrategyVersion.number)).where(StrategyVersion.strategy_id == strategy.id)
+    )
+    version = StrategyVersion(
+        strategy_id=strategy.id,
+        number=(latest or 0) + 1,
+        filename=filename,
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        size_bytes=len(content),
+        note=note,
+        created_at=now,
+    )
+    session.add(version)
+    strategy.updated_at = now
+    return version
+
+
+def edit(ctx: ServiceContext, ref: str | int, filename: str, content: bytes) -> VersionView:
+    """A new current version of the script."""
+    safe_filename = validate_script(filename, content, ctx.settings.max_script_bytes)
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref, for_update=True)
+        _refuse_while_running(session, strategy, "edit")
+        version = _add_version(session, strategy, safe_filename, content, "edited", now)
+        session.flush()
+        return _version_view(version, current=True)
+
+
+def versions(ctx: ServiceContext, ref: str | int) -> list[VersionView]:
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref)
+        rows = session.scalars(
+            select(StrategyVersion)
+            .where(StrategyVersion.strategy_id == strategy.id)
+            .order_by(StrategyVersion.number)
+        ).all()
+        return [_version_view(row, current=row is rows[-1]) for row in rows]
+
+
+def version_content(ctx: ServiceContext, ref: str | int, number: int | None = None) -> bytes:
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref)
+        return _version(session, strategy, number).content
+
+
+def _version(session: Session, strategy: Strategy, number: int | None) -> StrategyVersion:
+    if number is None:
+        version = current_version(session, strategy.id)
+    else:
+        version = session.scalars(
+            select(StrategyVersion).where(
+                StrategyVersion.strategy_id == strategy.id, StrategyVersion.number == number
+            )
+        ).first()
+    if version is None:
+        raise NotFoundError(
+            f"{strategy.name!r} has no version {number}",
+            detail=f"`algovisor strategy versions {strategy.name}` lists them.",
+        )
+    return version
+
+
+def rollback(ctx: ServiceContext, ref: str | int, number: int) -> VersionView:
+    """Make an old version current again, as a new version (history is never rewritten)."""
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref, for_update=True)
+        _refuse_while_running(session, strategy, "roll back")
+        old = _version(session, strategy, number)
+        version = _add_version(
+            session, strategy, old.filename, old.content, f"rollback to version {number}", now
+        )
+        session.flush()
+        return _version_view(version, current=True)
+
+
+def _version_view(version: StrategyVersion, *, current: bool) -> VersionView:
+    return VersionView(
+        number=version.number,
+        filename=version.filename,
+        sha256=version.sha256,
+        size_bytes=version.size_bytes,
+        note=version.note,
+        created_at=version.created_at,
+        current=current,
+    )
+
+
+def delete(ctx: ServiceContext, ref: str | int) -> str:
+    """Remove a stopped strategy, its history and its files."""
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref, for_update=True)
+        _refuse_while_running(session, strategy, "delete")
+        name, strategy_id = strategy.name, strategy.id
+        session.delete(strategy)
+    for directory in (ctx.layout.strategy_dir(strategy_id), ctx.layout.log_dir(strategy_id)):
+        shutil.rmtree(directory, ignore_errors=True)
+    return name
+
+
+# ----- environment --------------------------------------------------------------------
+
+
+def env_list(ctx: ServiceContext, ref: str | int) -> list[EnvVarView]:
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref)
+        return [
+            EnvVarView(
+                key=variable.key,
+                value=SECRET_MASK if variable.is_secret else variable.value,
+                secret=variable.is_secret,
+            )
+            for variable in strategy.env_vars
+        ]
+
+
+def env_set(
+    ctx: ServiceContext, ref: str | int, key: str, value: str, *, secret: bool = False
+) -> EnvVarView:
+    validate_env_key(key)
+    validate_env_value(key, value)
+    stored = ctx.secrets.encrypt(value) if secret else value
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref, for_update=True)
+        _refuse_while_running(session, strategy, "change the environment of")
+        variable = session.scalars(
+            select(StrategyEnvVar).where(
+                StrategyEnvVar.strategy_id == strategy.id, StrategyEnvVar.key == key
+            )
+        ).first()
+        if variable is None:
+            variable = StrategyEnvVar(strategy_id=strategy.id, key=key)
+            session.add(variable)
+        variable.value = stored
+        variable.is_secret = secret
+        strategy.updated_at = ctx.clock.now()
+        return EnvVarView(key=key, value=SECRET_MASK if secret else value, secret=secret)
+
+
+def env_unset(ctx: ServiceContext, ref: str | int, key: str) -> None:
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref, for_update=True)
+        _refuse_while_running(session, strategy, "change the environment of")
+        variable = session.scalars(
+            select(StrategyEnvVar).where(
+                StrategyEnvVar.strategy_id == strategy.id, StrategyEnvVar.key == key
+            )
+        ).first()
+        if variable is None:
+            raise NotFoundError(f"{strategy.name!r} has no environment variable {key}")
+        session.delete(variable)
+        strategy.updated_at = ctx.clock.now()
+
+
+# ----- intent -------------------------------------------------------------------------
+
+
+def start(ctx: ServiceContext, ref: str | int) -> ActionResult:
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref, for_update=True)
+        if strategy.error_message:
+            raise ConflictError(
+                f"{strategy.name!r} is in error: {strategy.error_message}",
+                detail=f"Fix the cause, then: algovisor strategy clear-error {strategy.name}",
+            )
+        strategy.intent = Intent.RUN.value
+        strategy.stop_message = None
+        strategy.backoff_until = None
+        strategy.updated_at = now
+        return ActionResult(
+            strategy=strategy_view(session, strategy, now), message="start requested"
+        )
+
+
+def stop(ctx: ServiceContext, ref: str | int) -> ActionResult:
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref, for_update=True)
+        strategy.intent = Intent.STOP.value
+        strategy.stop_message = f"stopped by the user at {now:%Y-%m-%d %H:%M:%S} UTC"
+        strategy.backoff_until = None
+        strategy.updated_at = now
+        return ActionResult(
+            strategy=strategy_view(session, strategy, now), message="stop requested"
+        )
+
+
+def restart(ctx: ServiceContext, ref: str | int) -> ActionResult:
+    """Replace the running process with a fresh one (or start it if stopped)."""
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref, for_update=True)
+        if strategy.error_message:
+            raise ConflictError(
+                f"{strategy.name!r} is in error: {strategy.error_message}",
+                detail=f"Fix the cause, then: algovisor strategy clear-error {strategy.name}",
+            )
+        strategy.intent = Intent.RUN.value
+        strategy.stop_message = None
+        strategy.backoff_until = None
+        strategy.restart_generation += 1
+        strategy.updated_at = now
+        return ActionResult(
+            strategy=strategy_view(session, strategy, now), message="restart requested"
+        )
+
+
+def clear_error(ctx: ServiceContext, ref: str | int) -> ActionResult:
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref, for_update=True)
+        _refuse_while_running(session, strategy, "clear the error of")
+        strategy.error_message = None
+        strategy.consecutive_failures = 0
+        strategy.backoff_until = None
+        strategy.intent = Intent.STOP.value
+        strategy.stop_message = "error cleared"
+        strategy.state = StrategyState.STOPPED.value
+        strategy.updated_at = now
+        return ActionResult(
+            strategy=strategy_view(session, strategy, now), message="Error state cleared"
+        )

@@ -1,0 +1,71 @@
+"""Settings, built once by an entry point and passed down (never a global)."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class Settings(BaseSettings):
+    """Everything the host and the CLI need to find their data and serve it.
+
+    Each field reads `ALGOVISOR_<NAME>` from the environment; entry points pass
+    command-line flags as keyword arguments, which win over the environment.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ALGOVISOR_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./algovisor-data"))
+    database_url: str | None = None
+    bind_host: str = "127.0.0.1"
+    port: int = Field(default=8600, ge=1, le=65535)
+    # Serving on a non-loopback address exposes code execution to the network;
+    # it must be asked for explicitly.
+    allow_remote: bool = False
+
+    max_script_bytes: int = Field(default=1_000_000, gt=0)
+    reconcile_interval_secs: float = Field(default=1.0, gt=0)
+    resource_sample_secs: float = Field(default=5.0, gt=0)
+    host_name: str | None = None
+
+    log_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    log_keep_files: int = Field(default=50, ge=1)
+    log_keep_days: int = Field(default=30, ge=1)
+    log_keep_total_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024 * 1024)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_bind(self) -> Settings:
+        if self.bind_host in LOOPBACK_HOSTS or self.allow_remote:
+            return self
+        try:
+            if ipaddress.ip_address(self.bind_host).is_loopback:
+                return self
+        except ValueError:
+            pass
+        raise ValueError(
+            f"refusing to bind to {self.bind_host}: strategy upload is code execution. "
+            "Bind to 127.0.0.1 behind a reverse proxy, or set ALGOVISOR_ALLOW_REMOTE=true "
+            "if you really mean it."
+        )
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'algovisor.db'}"
+
+    @property
+    def api_url(self) -> str:
+        host = self.bind_host if ":" not in self.bind_host else f"[{self.bind_host}]"
+        return f"http://{host}:{self.port}"

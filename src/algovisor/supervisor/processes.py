@@ -1,0 +1,123 @@
+"""Starting, watching and signalling strategy processes: the edge with the OS."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from algovisor.supervisor.identity import processes_with_marker
+
+# Taken from the host's environment when present; nothing else of it leaks through.
+BASE_ENVIRONMENT_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
+BASE_ENVIRONMENT_PREFIX = "PYTHON"
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def build_environment(
+    host_environment: Mapping[str, str],
+    strategy_variables: Mapping[str, str],
+    algovisor_variables: Mapping[str, str],
+) -> dict[str, str]:
+    """A strategy's environment: a minimal base, its own variables, then ours."""
+    environment = {
+        key: value
+        for key, value in host_environment.items()
+        if key in BASE_ENVIRONMENT_KEYS or key.startswith(BASE_ENVIRONMENT_PREFIX)
+    }
+    environment.setdefault("PATH", DEFAULT_PATH)
+    environment["PYTHONUNBUFFERED"] = "1"
+    environment.update(strategy_variables)
+    environment.update(algovisor_variables)
+    return environment
+
+
+def runner_command(run_dir: Path, log_path: Path, log_max_bytes: int, script: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "algovisor.runner",
+        str(run_dir),
+        str(log_path),
+        str(log_max_bytes),
+        str(script),
+    ]
+
+
+def spawn(
+    command: list[str], environment: dict[str, str], cwd: Path, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """Start a process in its own session, writing to `log_path`, not to a pipe of ours."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    try:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            cwd=cwd,
+            env=environment,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        os.close(log_fd)
+
+
+def open_pidfd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when `pid` exits (Linux >= 5.3)."""
+    if not hasattr(os, "pidfd_open"):
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
+
+
+@dataclass
+class ProcessTree:
+    """The processes of one run, remembered so none escapes the final SIGKILL."""
+
+    leader: psutil.Process
+    run_id: str
+    members: dict[int, psutil.Process] = field(default_factory=dict)
+
+    def refresh(self) -> None:
+        """Remember the leader's descendants as they are now."""
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
+            for child in self.leader.children(recursive=True):
+                self.members[child.pid] = child
+
+    def terminate(self) -> None:
+        """SIGTERM the run's process group: the script turns it into a clean exit."""
+        self.refresh()
+        self._signal_group(signal.SIGTERM)
+
+    def kill(self) -> int:
+        """SIGKILL every process of the run, including those that left its group."""
+        self.refresh()
+        for member in processes_with_marker(self.run_id):
+            self.members.setdefault(member.pid, member)
+        self._signal_group(signal.SIGKILL)
+        killed = 0
+        for process in [self.leader, *self.members.values()]:
+            # psutil.Process.kill() checks the pid still is the same process.
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                process.kill()
+                killed += 1
+        return killed
+
+    def _signal_group(self, signum: int) -> None:
+        # The group id is the leader's pid; once the leader is gone that number
+        # may name someone else's group, so signal the group only while it lives.
+        if self.leader.is_running():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.leader.pid, signum)

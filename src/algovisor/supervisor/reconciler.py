@@ -1,0 +1,571 @@
+"""The level-triggered loop: compare desired state with live processes and converge.
+
+Every tick (each second, and at once when woken by a user action or a process
+exit) it decides each strategy's desired state from facts alone and acts:
+spawn, SIGTERM, SIGKILL after the grace period, or finalize an ended run.
+The database is the source of truth; `LiveRun` only holds OS handles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import selectors
+import shutil
+import subprocess
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from algovisor.clock import Clock
+from algovisor.data_layout import DataLayout
+from algovisor.db.models import Run, Strategy, StrategyEnvVar, StrategyVersion
+from algovisor.runner.files import EXIT_RECORD, write_atomically
+from algovisor.security.encryption import SecretBox
+from algovisor.supervisor.identity import ProcessIdentity, find_by_marker, prove
+from algovisor.supervisor.lease import renew_lease
+from algovisor.supervisor.logfiles import RetentionLimits, apply_retention
+from algovisor.supervisor.processes import (
+    ProcessTree,
+    build_environment,
+    open_pidfd,
+    runner_command,
+    spawn,
+)
+from algovisor.supervisor.resources import ResourceSampler
+from algovisor.supervisor.restart_policy import (
+    EndReason,
+    RestartPolicy,
+    RunEnd,
+    classify_end,
+    next_step,
+)
+from algovisor.supervisor.states import (
+    ACTIVE_RUN_STATUSES,
+    PROCESS_STATES,
+    Intent,
+    RunStatus,
+    StrategyFacts,
+    desired_state,
+)
+
+logger = logging.getLogger(__name__)
+
+MEMORY_BREACHES_BEFORE_RESTART = 3
+LEASE_RENEW_SECS = 2.0
+RETENTION_EVERY_SECS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorConfig:
+    host_name: str
+    boot_id: str
+    database_url: str
+    interval_secs: float = 1.0
+    resource_sample_secs: float = 5.0
+    log_max_bytes: int = 50 * 1024 * 1024
+    retention: RetentionLimits = field(default_factory=lambda: RetentionLimits(50, 30, 2 * 1024**3))
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+
+
+@dataclass
+class LiveRun:
+    """OS handles for one run we started or adopted."""
+
+    run_id: str
+    strategy_id: int
+    tree: ProcessTree
+    popen: subprocess.Popen[bytes] | None
+    pidfd: int | None
+    kill_at_monotonic: float | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.tree.leader.pid
+
+    def has_exited(self) -> bool:
+        if self.popen is not None:
+            return self.popen.poll() is not None
+        try:
+            return self.tree.leader.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+
+class Reconciler:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        layout: DataLayout,
+        secret_box: SecretBox,
+        clock: Clock,
+        config: SupervisorConfig,
+        host_environment: Mapping[str, str],
+    ) -> None:
+        self._sessions = session_factory
+        self._layout = layout
+        self._secrets = secret_box
+        self._clock = clock
+        self._config = config
+        self._host_environment = dict(host_environment)
+        self._live: dict[str, LiveRun] = {}
+        self._sampler = ResourceSampler()
+        self._selector = selectors.DefaultSelector()
+        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._selector.register(self._wake_read, selectors.EVENT_READ)
+        self._next_sample = 0.0
+        self._next_lease = 0.0
+        self._next_retention = 0.0
+
+    # ----- the loop -----------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Ask for a tick now (user action); safe from any thread."""
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_write, b"x")
+
+    def serve_forever(self, stop: threading.Event) -> None:
+        """Recover, then tick until `stop` is set. Never lets an error end the loop."""
+        recovered = False
+        while not stop.is_set():
+            try:
+                if not recovered:
+                    self.recover()
+                    recovered = True
+                self.tick()
+            except Exception:
+                logger.exception("reconciler tick failed; retrying")
+            self.wait(self._config.interval_secs)
+        self.close()
+
+    def wait(self, timeout_secs: float) -> None:
+        """Sleep until the timeout, a wake-up, or a watched process exiting."""
+        for key, _ in self._selector.select(timeout_secs):
+            if key.fd == self._wake_read:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(self._wake_read, 4096):
+                        pass
+
+    def close(self) -> None:
+        """Let go of OS handles; the strategy processes themselves keep running."""
+        for live in list(self._live.values()):
+            self._forget(live)
+        self._selector.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+    @property
+    def live_run_ids(self) -> set[str]:
+        return set(self._live)
+
+    # ----- startup sweep ------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Re-adopt this host's recorded runs that provably still live; end the rest."""
+        with self._sessions.begin() as session:
+            runs = session.scalars(
+                select(Run).where(
+                    Run.host == self._config.host_name, Run.status.in_(ACTIVE_RUN_STATUSES)
+                )
+            ).all()
+            unrecorded = {run.id for run in runs if run.pid is None}
+            found = find_by_marker(unrecorded) if unrecorded else {}
+            for run in runs:
+                self._recover_run(session, run, found.get(run.id))
+
+    def _recover_run(self, session: Session, run: Run, marked: psutil.Process | None) -> None:
+        if run.pid is None:
+            if marked is None:
+                logger.warning("run %s was recorded but never started; declaring it lost", run.id)
+                self._finalize(session, run, RunEnd(never_started=True))
+                return
+            run.pid = marked.pid
+            run.process_start_time = marked.create_time()
+            run.boot_id = self._config.boot_id
+            run.started_at = run.started_at or self._clock.now()
+            if run.status == RunStatus.SPAWNING:
+                run.status = RunStatus.RUNNING
+        pidfd = open_pidfd(run.pid)  # opened before proving, so it names the proven process
+        recorded = ProcessIdentity(run.pid, run.process_start_time or 0.0, run.boot_id or "")
+        proof = prove(run.id, recorded, self._config.boot_id)
+        if not proof.proven:
+            if pidfd is not None:
+                os.close(pidfd)
+            logger.info("run %s (pid %s) is not alive: %s", run.id, run.pid, proof.reason)
+            self._finalize(
+                session,
+                run,
+                RunEnd(boot_changed=recorded.boot_id != self._config.boot_id),
+            )
+            return
+        live = LiveRun(
+            run.id, run.strategy_id, ProcessTree(psutil.Process(run.pid), run.id), None, pidfd
+        )
+        self._watch(live)
+        if run.status == RunStatus.STOPPING:
+            self._arm_kill_deadline(session, live, run)
+        logger.info("re-adopted run %s (pid %s)", run.id, run.pid)
+
+    # ----- one tick -----------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            self._finalize_exited(session)
+            strategies = session.scalars(select(Strategy)).all()
+            active = {
+                run.strategy_id: run
+                for run in session.scalars(
+                    select(Run).where(
+                        Run.host == self._config.host_name,
+                        Run.status.in_(ACTIVE_RUN_STATUSES),
+                    )
+                )
+            }
+            to_spawn: list[Strategy] = []
+            for strategy in strategies:
+                run = active.get(strategy.id)
+                desired = desired_state(_facts(strategy), now)
+                if desired.should_run and run is None:
+                    to_spawn.append(strategy)
+                elif run is not None and run.id in self._live:
+                    self._converge_run(session, strategy, run, desired.should_run)
+                self._show(strategy, run, desired.idle_state.value, desired.message)
+            self._escalate_kills()
+            self._maybe_sample(session, active)
+            self._maybe_renew_lease(session, now)
+        if to_spawn:
+            self._spawn_all([strategy.id for strategy in to_spawn])
+        self._maybe_apply_retention()
+
+    def _converge_run(
+        self, session: Session, strategy: Strategy, run: Run, should_run: bool
+    ) -> None:
+        if run.status == RunStatus.STOPPING:
+            return
+        if not should_run:
+            self._request_stop(strategy, run, "requested")
+        elif run.restart_generation < strategy.restart_generation:
+            self._request_stop(strategy, run, "restart")
+        elif strategy.memory_limit_mb and run.memory_breaches >= MEMORY_BREACHES_BEFORE_RESTART:
+            logger.warning(
+                "strategy %s used more than %s MB %s times in a row; restarting it",
+                strategy.name,
+                strategy.memory_limit_mb,
+                run.memory_breaches,
+            )
+            self._request_stop(strategy, run, EndReason.MEMORY_LIMIT.value)
+
+    def _show(self, strategy: Strategy, run: Run | None, idle_state: str, message: str) -> None:
+        if run is not None:
+            state = PROCESS_STATES[RunStatus(run.status)].value
+            message = f"pid {run.pid}" if run.pid else "starting"
+        else:
+            state = idle_state
+        if strategy.state != state:
+            strategy.state = state
+        if strategy.state_message != message:
+            strategy.state_message = message
+
+    # ----- stopping -----------------------------------------------------------------
+
+    def _request_stop(self, strategy: Strategy, run: Run, reason: str) -> None:
+        live = self._live[run.id]
+        run.status = RunStatus.STOPPING
+        run.stop_requested_at = self._clock.now()
+        run.stop_reason = reason
+        strategy.state = PROCESS_STATES[RunStatus.STOPPING].value
+        live.kill_at_monotonic = self._clock.monotonic() + strategy.grace_secs
+        live.tree.terminate()
+        logger.info("stopping %s (run %s, pid %s): %s", strategy.name, run.id, run.pid, reason)
+
+    def _arm_kill_deadline(self, session: Session, live: LiveRun, run: Run) -> None:
+        strategy = session.get_one(Strategy, run.strategy_id)
+        elapsed = (self._clock.now() - (run.stop_requested_at or self._clock.now())).total_seconds()
+        live.kill_at_monotonic = self._clock.monotonic() + max(0.0, strategy.grace_secs - elapsed)
+
+    def _escalate_kills(self) -> None:
+        now = self._clock.monotonic()
+        for live in self._live.values():
+            if live.kill_at_monotonic is not None and now >= live.kill_at_monotonic:
+                killed = live.tree.kill()
+                logger.warning(
+                    "run %s ignored SIGTERM for its grace period; sent SIGKILL to %s processes",
+                    live.run_id,
+                    killed,
+                )
+                live.kill_at_monotonic = now + 1.0  # try again if something survived
+
+    # ----- ended runs ---------------------------------------------------------------
+
+    def _finalize_exited(self, session: Session) -> None:
+        for live in [live for live in self._live.values() if live.has_exited()]:
+            run = session.get(Run, live.run_id)
+            returncode = live.popen.returncode if live.popen is not None else None
+            self._forget(live)
+            if run is None or run.status == RunStatus.ENDED:
+                continue
+            end = RunEnd(
+                exit_code=returncode if returncode is not None and returncode >= 0 else None,
+                exit_signal=-returncode if returncode is not None and returncode < 0 else None,
+            )
+            self._finalize(session, run, end)
+
+    def _finalize(self, session: Session, run: Run, end: RunEnd) -> None:
+        """Record how a run ended and apply the restart policy to its strategy."""
+        record = self._read_exit_record(run.id)
+        if record:
+            code = end.exit_code if end.exit_code is not None else record.get("exit_code")
+            end = replace(
+                end,
+                exit_code=None if end.exit_signal else int(code or 0),
+                exception_type=record.get("exception_type"),
+                exception_message=record.get("exception_message"),
+                location=record.get("location"),
+                has_exit_record=True,
+            )
+        end = replace(
+            end, stop_requested=run.stop_requested_at is not None, stop_reason=run.stop_reason
+        )
+        strategy = session.get_one(Strategy, run.strategy_id)
+        ended = classify_end(end, frozenset(strategy.final_exit_codes))
+        now = self._clock.now()
+        run.status = RunStatus.ENDED
+        run.ended_at = now
+        run.exit_code = end.exit_code
+        run.exit_signal = end.exit_signal
+        run.end_reason = ended.reason.value
+        run.exception_type = end.exception_type
+        run.exception_message = ended.description
+        run.traceback = record.get("traceback") if record else None
+        uptime_secs = (now - run.started_at).total_seconds() if run.started_at else 0.0
+        step = next_step(self._config.policy, ended, uptime_secs, strategy.consecutive_failures)
+        strategy.consecutive_failures = step.consecutive_failures
+        strategy.backoff_until = None
+        if step.error_message:
+            strategy.error_message = step.error_message
+        elif step.stop_message:
+            strategy.intent = Intent.STOP.value
+            strategy.stop_message = step.stop_message
+        elif step.restart_after_secs is not None:
+            strategy.restart_count += 1
+            if step.restart_after_secs > 0:
+                strategy.backoff_until = now + timedelta(seconds=step.restart_after_secs)
+        logger.info("run %s of %s ended: %s", run.id, strategy.name, ended.description)
+        shutil.rmtree(self._layout.run_dir(run.id), ignore_errors=True)
+
+    def _read_exit_record(self, run_id: str) -> dict[str, Any] | None:
+        path = self._layout.run_dir(run_id) / EXIT_RECORD
+        try:
+            record = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            logger.warning("exit record of run %s is unreadable", run_id)
+            return None
+        return {key: value for key, value in record.items() if value is not None}
+
+    # ----- starting -----------------------------------------------------------------
+
+    def _spawn_all(self, strategy_ids: list[int]) -> None:
+        """Record every run's intent in one commit, then spawn, then record the pids."""
+        planned: list[tuple[str, int]] = []
+        with self._sessions.begin() as session:
+            for strategy_id in strategy_ids:
+                strategy = session.get(Strategy, strategy_id)
+                version = _current_version(session, strategy_id)
+                if strategy is None or version is None:
+                    continue
+                run_id = uuid.uuid4().hex
+                session.add(
+                    Run(
+                        id=run_id,
+                        strategy_id=strategy_id,
+                        version_id=version.id,
+                        restart_generation=strategy.restart_generation,
+                        host=self._config.host_name,
+                        status=RunStatus.SPAWNING,
+                        log_path=str(self._layout.log_path(strategy_id, run_id)),
+                        created_at=self._clock.now(),
+                        memory_breaches=0,
+                    )
+                )
+                strategy.state = PROCESS_STATES[RunStatus.SPAWNING].value
+                planned.append((run_id, strategy_id))
+        with self._sessions.begin() as session:
+            for run_id, _strategy_id in planned:
+                self._spawn_one(session, session.get_one(Run, run_id))
+
+    def _spawn_one(self, session: Session, run: Run) -> None:
+        strategy = session.get_one(Strategy, run.strategy_id)
+        version = session.get_one(StrategyVersion, run.version_id)
+        try:
+            script = self._materialize(version)
+            run_dir = self._layout.run_dir(run.id)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            work_dir = self._layout.work_dir(strategy.id)
+            work_dir.mkdir(parents=True, exist_ok=True)
+            environment = build_environment(
+                self._host_environment,
+                self._strategy_variables(session, strategy.id),
+                {
+                    "ALGOVISOR_STRATEGY_ID": str(strategy.id),
+                    "ALGOVISOR_STRATEGY_NAME": strategy.name,
+                    "ALGOVISOR_RUN_ID": run.id,
+                    "ALGOVISOR_BROKER": strategy.broker,
+                    "ALGOVISOR_DATABASE_URL": self._config.database_url,
+                    "ALGOVISOR_DATA_DIR": str(self._layout.root),
+                },
+            )
+            command = runner_command(
+                run_dir, Path(run.log_path), self._config.log_max_bytes, script
+            )
+            popen = spawn(command, environment, work_dir, Path(run.log_path))
+        except (OSError, ScriptTamperedError) as error:
+            logger.exception("could not start %s", strategy.name)
+            self._finalize(
+                session,
+                run,
+                RunEnd(script_missing=isinstance(error, FileNotFoundError)),
+            )
+            if isinstance(error, ScriptTamperedError):
+                strategy.error_message = str(error)
+            elif not strategy.error_message:
+                strategy.error_message = f"could not start the process: {error}"
+            return
+        leader = psutil.Process(popen.pid)
+        run.pid = popen.pid
+        run.process_start_time = leader.create_time()
+        run.boot_id = self._config.boot_id
+        run.started_at = self._clock.now()
+        run.status = RunStatus.RUNNING
+        strategy.state = PROCESS_STATES[RunStatus.RUNNING].value
+        strategy.state_message = f"pid {popen.pid}"
+        live = LiveRun(
+            run.id, strategy.id, ProcessTree(leader, run.id), popen, open_pidfd(popen.pid)
+        )
+        self._watch(live)
+        logger.info("started %s (run %s, pid %s)", strategy.name, run.id, popen.pid)
+
+    def _materialize(self, version: StrategyVersion) -> Path:
+        """The version's script on disk, written from the database if missing."""
+        path = self._layout.script_path(version.strategy_id, version.number, version.filename)
+        if path.exists():
+            if hashlib.sha256(path.read_bytes()).hexdigest() != version.sha256:
+                raise ScriptTamperedError(
+                    f"{path} was changed outside algovisor; make a new version with "
+                    "`algovisor strategy edit` instead of editing the stored copy"
+                )
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(str(path), version.content)
+        return path
+
+    def _strategy_variables(self, session: Session, strategy_id: int) -> dict[str, str]:
+        variables = session.scalars(
+            select(StrategyEnvVar).where(StrategyEnvVar.strategy_id == strategy_id)
+        )
+        return {
+            variable.key: self._secrets.decrypt(variable.value)
+            if variable.is_secret
+            else variable.value
+            for variable in variables
+        }
+
+    # ----- watching -----------------------------------------------------------------
+
+    def _watch(self, live: LiveRun) -> None:
+        self._live[live.run_id] = live
+        if live.pidfd is not None:
+            self._selector.register(live.pidfd, selectors.EVENT_READ, live.run_id)
+
+    def _forget(self, live: LiveRun) -> None:
+        self._live.pop(live.run_id, None)
+        if live.pidfd is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(live.pidfd)
+            os.close(live.pidfd)
+            live.pidfd = None
+
+    # ----- periodic chores ----------------------------------------------------------
+
+    def _maybe_sample(self, session: Session, active: dict[int, Run]) -> None:
+        monotonic = self._clock.monotonic()
+        if monotonic < self._next_sample:
+            return
+        self._next_sample = monotonic + self._config.resource_sample_secs
+        runs = {run.id: run for run in active.values() if run.id in self._live}
+        usage = self._sampler.sample({run_id: self._live[run_id].pid for run_id in runs})
+        now = self._clock.now()
+        limits = {
+            strategy.id: strategy.memory_limit_mb
+            for strategy in session.scalars(
+                select(Strategy).where(Strategy.memory_limit_mb.is_not(None))
+            )
+        }
+        for run_id, measured in usage.items():
+            run = runs[run_id]
+            run.cpu_percent = round(measured.cpu_percent, 1)
+            run.rss_bytes = measured.rss_bytes
+            run.sampled_at = now
+            limit_mb = limits.get(run.strategy_id)
+            if limit_mb:
+                over = measured.rss_bytes > limit_mb * 1024 * 1024
+                run.memory_breaches = run.memory_breaches + 1 if over else 0
+
+    def _maybe_renew_lease(self, session: Session, now: datetime) -> None:
+        monotonic = self._clock.monotonic()
+        if monotonic >= self._next_lease:
+            self._next_lease = monotonic + LEASE_RENEW_SECS
+            renew_lease(session, now)
+
+    def _maybe_apply_retention(self) -> None:
+        monotonic = self._clock.monotonic()
+        if monotonic < self._next_retention:
+            return
+        self._next_retention = monotonic + RETENTION_EVERY_SECS
+        protected = {
+            Path(str(self._layout.log_path(live.strategy_id, live.run_id))).name
+            for live in self._live.values()
+        }
+        logs_root = self._layout.root / "logs"
+        for log_dir in logs_root.iterdir() if logs_root.exists() else ():
+            if log_dir.is_dir():
+                apply_retention(log_dir, self._config.retention, protected)
+
+
+class ScriptTamperedError(Exception):
+    """The stored copy of a script no longer matches its version."""
+
+
+def _facts(strategy: Strategy) -> StrategyFacts:
+    return StrategyFacts(
+        intent=Intent(strategy.intent),
+        error_message=strategy.error_message,
+        backoff_until=strategy.backoff_until,
+        stop_message=strategy.stop_message,
+    )
+
+
+def _current_version(session: Session, strategy_id: int) -> StrategyVersion | None:
+    latest = (
+        select(func.max(StrategyVersion.number))
+        .where(StrategyVersion.strategy_id == strategy_id)
+        .scalar_subquery()
+    )
+    return session.scalars(
+        select(StrategyVersion).where(
+            StrategyVersion.strategy_id == strategy_id, StrategyVersion.number == latest
+        )
+    ).first()
