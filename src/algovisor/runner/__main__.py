@@ -8,10 +8,12 @@ script, its C extensions or its children is ever held in a pipe.
 
 from __future__ import annotations
 
+# `_thread`, not `threading`: the friendly wrapper pulls in collections and
+# weakref sets, memory every strategy process would pay for.
+import _thread
 import os
 import signal
 import sys
-import threading
 import time
 from types import FrameType
 
@@ -133,9 +135,7 @@ def main(argv: list[str]) -> int:
     with open(os.path.join(run_dir, HEARTBEAT), "ab"):
         pass
     rotator = LogRotator(log_path, int(max_log_bytes))
-    threading.Thread(
-        target=_maintain, args=(run_dir, rotator), name="algovisor-runner", daemon=True
-    ).start()
+    _thread.start_new_thread(_maintain, (run_dir, rotator))
 
     sys.argv = [script]
     sys.path[0] = os.path.dirname(script)

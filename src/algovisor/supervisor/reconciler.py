@@ -172,17 +172,29 @@ class Reconciler:
     # ----- startup sweep ------------------------------------------------------------
 
     def recover(self) -> None:
-        """Re-adopt this host's recorded runs that provably still live; end the rest."""
+        """Re-adopt this host's recorded runs that provably still live; end the rest.
+
+        The first tick does this too; calling it first just makes start-up explicit.
+        """
         with self._sessions.begin() as session:
-            runs = session.scalars(
+            self._adopt_unwatched(session, self._active_runs(session))
+
+    def _active_runs(self, session: Session) -> list[Run]:
+        return list(
+            session.scalars(
                 select(Run).where(
                     Run.host == self._config.host_name, Run.status.in_(ACTIVE_RUN_STATUSES)
                 )
-            ).all()
-            unrecorded = {run.id for run in runs if run.pid is None}
-            found = find_by_marker(unrecorded) if unrecorded else {}
-            for run in runs:
-                self._recover_run(session, run, found.get(run.id))
+            )
+        )
+
+    def _adopt_unwatched(self, session: Session, runs: list[Run]) -> None:
+        """Adopt or end every recorded run this reconciler holds no handle for."""
+        unwatched = [run for run in runs if run.id not in self._live]
+        unrecorded = {run.id for run in unwatched if run.pid is None}
+        found = find_by_marker(unrecorded) if unrecorded else {}
+        for run in unwatched:
+            self._recover_run(session, run, found.get(run.id))
 
     def _recover_run(self, session: Session, run: Run, marked: psutil.Process | None) -> None:
         if run.pid is None:
@@ -223,16 +235,12 @@ class Reconciler:
         now = self._clock.now()
         with self._sessions.begin() as session:
             self._finalize_exited(session)
+            runs = self._active_runs(session)
+            # Level-triggered: a recorded run without a handle (start-up, or a
+            # failed earlier tick) is proven and adopted, or ended, right here.
+            self._adopt_unwatched(session, runs)
+            active = {run.strategy_id: run for run in runs if run.status != RunStatus.ENDED}
             strategies = session.scalars(select(Strategy)).all()
-            active = {
-                run.strategy_id: run
-                for run in session.scalars(
-                    select(Run).where(
-                        Run.host == self._config.host_name,
-                        Run.status.in_(ACTIVE_RUN_STATUSES),
-                    )
-                )
-            }
             to_spawn: list[Strategy] = []
             for strategy in strategies:
                 run = active.get(strategy.id)
