@@ -139,6 +139,52 @@ _action(
 _action("restart", StrategyState.RUNNING, "Replace the running process with a fresh one.")
 
 
+@app.command("configure")
+@handle_errors
+def configure(
+    typer_context: typer.Context,
+    ref: Ref,
+    grace_secs: Annotated[
+        float | None, typer.Option(help="seconds between SIGTERM and SIGKILL on stop")
+    ] = None,
+    final_exit_codes: Annotated[
+        str | None, typer.Option(help="comma-separated exit codes never restarted, e.g. 3,4")
+    ] = None,
+    memory_limit_mb: Annotated[
+        int | None, typer.Option(help="restart after repeated use above this (0: no limit)")
+    ] = None,
+    broker: Annotated[str | None, typer.Option(help="broker (only while stopped)")] = None,
+    as_json: Json = False,
+) -> None:
+    """Change how a strategy is run: grace period, final exit codes, memory limit, broker."""
+    codes = None
+    if final_exit_codes is not None:
+        try:
+            codes = [int(code) for code in final_exit_codes.split(",") if code.strip()]
+        except ValueError:
+            raise InvalidInputError(
+                f"--final-exit-codes must be comma-separated numbers, got {final_exit_codes!r}"
+            ) from None
+    view = service.configure(
+        open_context(typer_context),
+        ref,
+        grace_secs=grace_secs,
+        final_exit_codes=codes,
+        memory_limit_mb=memory_limit_mb,
+        broker=broker,
+    )
+    if as_json:
+        print_json(view)
+    else:
+        console.print(
+            f"{view.name}: grace {view.grace_secs:g} s, final exit codes "
+            f"{view.final_exit_codes or 'none'}, memory limit "
+            f"{f'{view.memory_limit_mb} MB' if view.memory_limit_mb else 'none'}, "
+            f"broker {view.broker}",
+            highlight=False,
+        )
+
+
 @app.command("clear-error")
 @handle_errors
 def clear_error(typer_context: typer.Context, ref: Ref, as_json: Json = False) -> None:

@@ -17,6 +17,8 @@ from algovisor.db.models import Run, Strategy, StrategyEnvVar, StrategyVersion
 from algovisor.errors import ConflictError, InvalidInputError, NotFoundError
 from algovisor.services.context import ServiceContext
 from algovisor.services.validation import (
+    MAX_DATABASE_INT,
+    NAME_PATTERN,
     validate_env_key,
     validate_env_value,
     validate_name,
@@ -47,14 +49,15 @@ def resolve(session: Session, ref: str | int, *, for_update: bool = False) -> St
     """A strategy by id (digits) or by its unique name."""
     text = str(ref).strip()
     query = select(Strategy)
-    query = (
-        query.where(Strategy.id == int(text))
-        if text.isdigit()
-        else query.where(Strategy.name == text)
-    )
+    is_id = text.isascii() and text.isdigit()
+    # A ref no strategy could have (an id past the column's range, a name with
+    # characters names cannot hold) is not found; sending it to the database
+    # would fail with a driver error instead.
+    possible = int(text) <= MAX_DATABASE_INT if is_id else bool(NAME_PATTERN.match(text))
+    query = query.where(Strategy.id == int(text)) if is_id else query.where(Strategy.name == text)
     if for_update:
         query = query.with_for_update()
-    strategy = session.scalars(query).first()
+    strategy = session.scalars(query).first() if possible else None
     if strategy is None:
         raise NotFoundError(
             f"no strategy {text!r}",
@@ -287,6 +290,8 @@ def version_content(ctx: ServiceContext, ref: str | int, number: int | None = No
 def _version(session: Session, strategy: Strategy, number: int | None) -> StrategyVersion:
     if number is None:
         version = current_version(session, strategy.id)
+    elif not 1 <= number <= MAX_DATABASE_INT:
+        version = None
     else:
         version = session.scalars(
             select(StrategyVersion).where(
@@ -339,6 +344,59 @@ def delete(ctx: ServiceContext, ref: str | int) -> str:
     return name
 
 
+# ----- run settings -------------------------------------------------------------------
+
+MAX_GRACE_SECS = 3600.0
+MIN_MEMORY_LIMIT_MB = 16
+
+
+def configure(
+    ctx: ServiceContext,
+    ref: str | int,
+    *,
+    grace_secs: float | None = None,
+    final_exit_codes: list[int] | None = None,
+    memory_limit_mb: int | None = None,
+    broker: str | None = None,
+) -> StrategyView:
+    """Change how a strategy is run; `memory_limit_mb=0` removes the limit.
+
+    These apply from the next stop or sample, so they may change while it runs;
+    the broker may not (the process was started against the old one).
+    """
+    if grace_secs is not None and not 0.1 <= grace_secs <= MAX_GRACE_SECS:
+        raise InvalidInputError(
+            f"grace period must be 0.1-{MAX_GRACE_SECS:g} s, got {grace_secs:g}"
+        )
+    if final_exit_codes is not None and any(not 1 <= code <= 255 for code in final_exit_codes):
+        raise InvalidInputError(
+            f"final exit codes must be 1-255, got {final_exit_codes}",
+            detail="Exit code 0 is always final: a clean exit is never restarted.",
+        )
+    if memory_limit_mb is not None and 0 < memory_limit_mb < MIN_MEMORY_LIMIT_MB:
+        raise InvalidInputError(f"a memory limit below {MIN_MEMORY_LIMIT_MB} MB cannot run Python")
+    if memory_limit_mb is not None and memory_limit_mb < 0:
+        raise InvalidInputError("a memory limit cannot be negative (0 removes it)")
+    if broker is not None and broker not in KNOWN_BROKERS:
+        raise InvalidInputError(
+            f"unknown broker {broker!r}", detail=f"Known brokers: {', '.join(KNOWN_BROKERS)}."
+        )
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref, for_update=True)
+        if broker is not None and broker != strategy.broker:
+            _refuse_while_running(session, strategy, "change the broker of")
+            strategy.broker = broker
+        if grace_secs is not None:
+            strategy.grace_secs = grace_secs
+        if final_exit_codes is not None:
+            strategy.final_exit_codes = sorted(set(final_exit_codes))
+        if memory_limit_mb is not None:
+            strategy.memory_limit_mb = memory_limit_mb or None
+        strategy.updated_at = now
+        return strategy_view(session, strategy, now)
+
+
 # ----- environment --------------------------------------------------------------------
 
 
@@ -379,6 +437,7 @@ def env_set(
 
 
 def env_unset(ctx: ServiceContext, ref: str | int, key: str) -> None:
+    validate_env_key(key)
     with ctx.transaction() as session:
         strategy = resolve(session, ref, for_update=True)
         _refuse_while_running(session, strategy, "change the environment of")

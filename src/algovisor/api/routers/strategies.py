@@ -67,6 +67,25 @@ def delete_strategy(ctx: Context, ref: str) -> dict[str, str]:
     return {"message": f"deleted {name}"}
 
 
+class RunSettings(BaseModel):
+    grace_secs: float | None = None
+    final_exit_codes: list[int] | None = None
+    memory_limit_mb: int | None = None
+    broker: str | None = None
+
+
+@router.patch("/strategies/{ref}")
+def configure_strategy(ctx: Context, ref: str, body: RunSettings) -> StrategyView:
+    return service.configure(
+        ctx,
+        ref,
+        grace_secs=body.grace_secs,
+        final_exit_codes=body.final_exit_codes,
+        memory_limit_mb=body.memory_limit_mb,
+        broker=body.broker,
+    )
+
+
 @router.put("/strategies/{ref}/script")
 async def edit_script(ctx: Context, ref: str, file: Annotated[UploadFile, File()]) -> VersionView:
     filename, content = await _read_upload(file, ctx.settings.max_script_bytes)
