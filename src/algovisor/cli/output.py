@@ -16,7 +16,8 @@ from rich.table import Table
 from algovisor.errors import AlgovisorError, InvalidInputError
 
 console = Console()
-error_console = Console(stderr=True)
+# soft_wrap: messages stay on one line for scripts that grep them.
+error_console = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -30,10 +30,22 @@ def tail_lines(paths: list[Path], count: int) -> list[str]:
     collected: list[bytes] = []
     for path in reversed(paths):
         with contextlib.suppress(FileNotFoundError), path.open("rb") as handle:
-            collected = _tail_of_file(handle, count - len(collected) + 1) + collected
+            older = _tail_of_file(handle, count - len(collected) + 1)
+            # print() writes a line and its newline separately, so a rotation can fall
+            # between them: a piece ending mid-line continues in the next piece.
+            if older and collected and not _ends_with_newline(handle):
+                older[-1] += collected.pop(0)
+            collected = older + collected
         if len(collected) > count:
             break
     return [line.decode("utf-8", errors="replace") for line in collected[-count:]] if count else []
+
+
+def _ends_with_newline(handle: BinaryIO) -> bool:
+    if handle.seek(0, os.SEEK_END) == 0:
+        return True
+    handle.seek(-1, os.SEEK_END)
+    return handle.read(1) == b"\n"
 
 
 def _tail_of_file(handle: BinaryIO, wanted: int) -> list[bytes]:
@@ -59,21 +71,29 @@ def follow(
 ) -> Iterator[str]:
     """Yield new lines of a run's log as they are written, across rotations.
 
-    Stops when `should_stop()` is true or when the run's log is gone for good.
+    When the file being read is rotated out, it is drained, then every piece
+    rotated after it is read in order (a slow reader may miss several
+    rotations), then the new active file. Yields "" while idle so callers can
+    check on their client; stops when `should_stop()` is true.
     """
     active = log_dir / active_log_name(run_id)
-    handle = None
-    inode = None
+    handle: BinaryIO | None = None
+    reading_active = False
+    inode = 0
+    backlog: list[Path] = []  # rotated pieces still to read, oldest first
     pending = b""
     while not should_stop():
         if handle is None:
+            path = backlog.pop(0) if backlog else active
+            reading_active = path == active
             try:
-                handle = active.open("rb")
-            except FileNotFoundError:
-                time.sleep(FOLLOW_POLL_SECS)
+                handle = path.open("rb")
+            except FileNotFoundError:  # not created yet, or removed by retention
+                if reading_active:
+                    time.sleep(FOLLOW_POLL_SECS)
                 continue
             inode = os.fstat(handle.fileno()).st_ino
-            if from_end:
+            if from_end and reading_active:
                 handle.seek(0, os.SEEK_END)
             from_end = False
         chunk = handle.read(TAIL_BLOCK_BYTES)
@@ -83,18 +103,37 @@ def follow(
             for line in lines:
                 yield line.decode("utf-8", errors="replace")
             continue
-        try:
-            rotated = active.stat().st_ino != inode
-        except FileNotFoundError:
-            rotated = False
-        if rotated:
-            handle.close()
-            handle = None  # the old file is drained; read the new one from its start
-            continue
-        yield ""  # a heartbeat: lets callers check on their client between lines
-        time.sleep(FOLLOW_POLL_SECS)
+        if reading_active:
+            try:
+                rotated = active.stat().st_ino != inode
+            except FileNotFoundError:
+                rotated = False
+            if not rotated:
+                yield ""
+                time.sleep(FOLLOW_POLL_SECS)
+                continue
+            # A write may land between the rename and the switch to the new file.
+            handle.seek(0, os.SEEK_CUR)
+            if handle.read(1):
+                handle.seek(-1, os.SEEK_CUR)
+                continue
+            backlog = _pieces_after(log_dir, run_id, inode)
+        handle.close()
+        handle = None
     if handle is not None:
         handle.close()
+
+
+def _pieces_after(log_dir: Path, run_id: str, inode: int) -> list[Path]:
+    """The rotated pieces written after the piece with `inode`, oldest first."""
+    pieces = run_log_segments(log_dir, run_id)
+    if pieces and pieces[-1].name == active_log_name(run_id):
+        pieces.pop()
+    for index, piece in enumerate(pieces):
+        with contextlib.suppress(FileNotFoundError):
+            if piece.stat().st_ino == inode:
+                return pieces[index + 1 :]
+    return []
 
 
 @dataclass(frozen=True, slots=True)
