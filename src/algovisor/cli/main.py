@@ -18,7 +18,7 @@ from algovisor.cli.output import (
     table,
     when,
 )
-from algovisor.services import api_keys, hosts
+from algovisor.services import api_keys, hosts, openalgo_import
 from algovisor.services import strategies as strategy_service
 
 app = typer.Typer(
@@ -29,6 +29,8 @@ app = typer.Typer(
 app.add_typer(strategy.app, name="strategy")
 keys_app = typer.Typer(help="API keys for the REST API.", no_args_is_help=True)
 app.add_typer(keys_app, name="api-key")
+
+Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 @app.callback()
@@ -96,7 +98,29 @@ def status(typer_context: typer.Context, as_json: Json = False) -> None:
     )
 
 
-Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+@app.command("import-openalgo")
+@handle_errors
+def import_openalgo(
+    typer_context: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="OpenAlgo's strategies/ folder")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report, change nothing")] = False,
+    as_json: Json = False,
+) -> None:
+    """Import OpenAlgo strategies: scripts, names, intent; reports what it could not map."""
+    ctx = open_context(typer_context)
+    report = openalgo_import.import_folder(ctx, directory, dry_run=dry_run)
+    if as_json:
+        print_json(report)
+    else:
+        for line in report.describe():
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+        starting = any(
+            item.status == "imported" and item.intent == "run" for item in report.strategies
+        )
+        if starting and hosts.host_running(ctx) is None:
+            console.print(f"[yellow]warning:[/] {hosts.no_host_message(ctx)}", highlight=False)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @keys_app.command("create")
