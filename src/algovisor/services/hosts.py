@@ -12,6 +12,10 @@ from algovisor.supervisor.lease import running_host
 from algovisor.supervisor.states import StrategyState
 
 WAIT_POLL_SECS = 0.2
+RUNNING_SETTLE_SECS = 1.0
+# "running" means the process exists; a script that fails on import (syntax error, missing
+# module) dies within this, so `--wait` watches that long before it says the start worked.
+RUNNING_SETTLE_SECS = 1.0
 
 
 class WaitFailedError(AlgovisorError):
@@ -35,17 +39,35 @@ def no_host_message(ctx: ServiceContext) -> str:
 
 
 def wait_for(
-    ctx: ServiceContext, ref: str | int, target: StrategyState, timeout_secs: float
+    ctx: ServiceContext,
+    ref: str | int,
+    target: StrategyState,
+    timeout_secs: float,
+    settle_secs: float = RUNNING_SETTLE_SECS,
 ) -> StrategyView:
-    """Poll until the strategy is in `target`; fail early with the reason if it cannot get there."""
+    """Poll until the strategy is in `target`; fail early with the reason if it cannot get there.
+
+    `running` counts only once the same run has stayed up for `settle_secs`, so a
+    script that dies on its first line is reported as failing, not as started.
+    """
     deadline = time.monotonic() + timeout_secs
     failing = (
         {StrategyState.ERROR, StrategyState.BACKOFF} if target is StrategyState.RUNNING else set()
     )
+    running_since: tuple[str, float] | None = None
     while True:
         view = show(ctx, ref)
+        now = time.monotonic()
         if view.state == target.value:
-            return view
+            if target is not StrategyState.RUNNING:
+                return view
+            run_id = view.current_run.id if view.current_run else ""
+            if running_since is None or running_since[0] != run_id:
+                running_since = (run_id, now)
+            elif now - running_since[1] >= settle_secs:
+                return view
+        else:
+            running_since = None
         if view.state in failing:
             reason = view.error_message or (view.last_run.message if view.last_run else view.state)
             raise WaitFailedError(f"{view.name} did not start: {view.state}: {reason}")
@@ -55,7 +77,7 @@ def wait_for(
             and view.intent == "stop"
         ):
             raise WaitFailedError(f"{view.name} stopped: {view.state_message}")
-        if time.monotonic() >= deadline:
+        if now >= deadline:
             raise WaitFailedError(
                 f"{view.name} is still {view.state} after {timeout_secs:.0f} s"
                 + ("" if host_running(ctx) else f"; {no_host_message(ctx)}")

@@ -97,9 +97,13 @@ class ProcessTree:
                 self.members[child.pid] = child
 
     def terminate(self) -> None:
-        """SIGTERM the run's process group: the script turns it into a clean exit."""
+        """SIGTERM the run's process group, and descendants that left it, so all can clean up."""
         self.refresh()
         self._signal_group(signal.SIGTERM)
+        for member in self.members.values():
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+                if os.getpgid(member.pid) != self.leader.pid:
+                    member.terminate()  # psutil checks it is still the same process
 
     def kill(self) -> int:
         """SIGKILL every process of the run, including those that left its group."""

@@ -321,6 +321,14 @@ class Reconciler:
         for live in [live for live in self._live.values() if live.has_exited()]:
             run = session.get(Run, live.run_id)
             returncode = live.popen.returncode if live.popen is not None else None
+            # The run ends with its leader. Whatever it left behind (a child in its
+            # own process group, or one orphaned by a crash) would run unmanaged,
+            # perhaps trading beside the next run.
+            leftovers = live.tree.kill()
+            if leftovers:
+                logger.warning(
+                    "run %s left %s processes behind; killed them", live.run_id, leftovers
+                )
             self._forget(live)
             if run is None or run.status == RunStatus.ENDED:
                 continue
@@ -410,6 +418,7 @@ class Reconciler:
                     )
                 )
                 strategy.state = PROCESS_STATES[RunStatus.SPAWNING].value
+                strategy.backoff_until = None  # the wait is over; do not show a stale time
                 planned.append((run_id, strategy_id))
         with self._sessions.begin() as session:
             for run_id, _strategy_id in planned:
