@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from algovisor.db.models import ApiKey
 from algovisor.errors import AuthError, InvalidInputError, NotFoundError
 from algovisor.security.api_keys import display_prefix, generate_api_key, hash_api_key
 from algovisor.services.context import ServiceContext
+from algovisor.services.validation import MAX_DATABASE_INT
 from algovisor.services.views import ApiKeyView
 
 # Writing last_used_at on every request would turn reads into writes.
@@ -20,6 +22,8 @@ def create(ctx: ServiceContext, name: str = "default") -> tuple[str, ApiKeyView]
     """A new key: the plaintext is returned here and never again."""
     if not name.strip() or len(name) > 64:
         raise InvalidInputError("an API key name must be 1-64 characters")
+    if any(unicodedata.category(character).startswith("C") for character in name):
+        raise InvalidInputError("an API key name cannot contain control characters")
     key = generate_api_key()
     with ctx.transaction() as session:
         row = ApiKey(
@@ -53,7 +57,8 @@ def list_keys(ctx: ServiceContext) -> list[ApiKeyView]:
 
 def revoke(ctx: ServiceContext, key_id: int) -> None:
     with ctx.transaction() as session:
-        row = session.get(ApiKey, key_id)
+        # An id past the column's range cannot exist (and would be a driver error).
+        row = session.get(ApiKey, key_id) if 1 <= key_id <= MAX_DATABASE_INT else None
         if row is None:
             raise NotFoundError(f"no API key with id {key_id}")
         session.delete(row)

@@ -12,7 +12,6 @@ from algovisor.supervisor.lease import running_host
 from algovisor.supervisor.states import StrategyState
 
 WAIT_POLL_SECS = 0.2
-RUNNING_SETTLE_SECS = 1.0
 # "running" means the process exists; a script that fails on import (syntax error, missing
 # module) dies within this, so `--wait` watches that long before it says the start worked.
 RUNNING_SETTLE_SECS = 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from algovisor.services.strategies import resolve
 from algovisor.supervisor.logfiles import follow, run_log_segments, tail_lines
 
 MAX_TAIL_LINES = 10_000
+# Run ids are uuid4 hex; anything else cannot name a run (and some drivers refuse NUL bytes).
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def _run_for(ctx: ServiceContext, ref: str | int, run_id: str | None) -> tuple[Path, str]:
@@ -22,10 +25,15 @@ def _run_for(ctx: ServiceContext, ref: str | int, run_id: str | None) -> tuple[P
         query = select(Run).where(Run.strategy_id == strategy.id)
         if run_id:
             query = query.where(Run.id == run_id)
-        run = session.scalars(query.order_by(Run.created_at.desc()).limit(1)).first()
+        possible = not run_id or RUN_ID_PATTERN.fullmatch(run_id)
+        run = (
+            session.scalars(query.order_by(Run.created_at.desc()).limit(1)).first()
+            if possible
+            else None
+        )
         if run is None:
-            which = f"run {run_id}" if run_id else "any run yet"
-            raise NotFoundError(f"{strategy.name!r} has no {which}")
+            which = f"has no run {run_id}" if run_id else "has not run yet"
+            raise NotFoundError(f"{strategy.name!r} {which}")
         return ctx.layout.log_dir(strategy.id), run.id
 
 

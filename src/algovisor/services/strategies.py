@@ -9,6 +9,7 @@ import hashlib
 import shutil
 from datetime import datetime
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -338,6 +339,9 @@ def delete(ctx: ServiceContext, ref: str | int) -> str:
         strategy = resolve(session, ref, for_update=True)
         _refuse_while_running(session, strategy, "delete")
         name, strategy_id = strategy.name, strategy.id
+        # Runs point at versions; remove them first, or deleting the versions breaks the
+        # foreign key of every strategy that ever ran.
+        session.execute(sql_delete(Run).where(Run.strategy_id == strategy_id))
         session.delete(strategy)
     for directory in (ctx.layout.strategy_dir(strategy_id), ctx.layout.log_dir(strategy_id)):
         shutil.rmtree(directory, ignore_errors=True)

@@ -12,6 +12,8 @@ ENV_KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 RESERVED_ENV_PREFIXES = ("ALGOVISOR_",)
 RESERVED_ENV_KEYS = frozenset({"PATH", "HOME", "PYTHONPATH", "PYTHONHOME", "LD_PRELOAD"})
 SCRIPT_SUFFIX = ".py"
+MAX_FILENAME_CHARS = 128  # the width of strategy_versions.filename
+MAX_DATABASE_INT = 2**31 - 1  # INTEGER columns (ids, version numbers) on PostgreSQL
 
 
 def validate_name(name: str) -> str:
@@ -38,6 +40,11 @@ def validate_script(filename: str, content: bytes, max_bytes: int) -> str:
     if not base.endswith(SCRIPT_SUFFIX) or base == SCRIPT_SUFFIX:
         raise InvalidInputError(
             f"{base or filename!r} is not a Python file", detail="Upload a .py script."
+        )
+    if len(base) > MAX_FILENAME_CHARS:
+        raise InvalidInputError(
+            f"the file name is longer than {MAX_FILENAME_CHARS} characters",
+            detail="Rename the script to something shorter.",
         )
     if len(content) > max_bytes:
         raise InvalidInputError(
