@@ -15,10 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from algovisor.api.app import create_app
-from algovisor.data_layout import DataLayout
 from algovisor.db import engine as engine_module
-from algovisor.db.engine import DatabaseUnavailableError, make_engine, make_session_factory
-from algovisor.security.encryption import SecretBox
+from algovisor.db.engine import DatabaseUnavailableError, make_engine
 from algovisor.services import api_keys
 from algovisor.services import strategies as strategy_service
 from algovisor.services.context import ServiceContext
@@ -102,14 +100,7 @@ def test_a_locked_sqlite_database_is_a_503_and_changes_nothing(
 def unreachable_context(tmp_path: Path) -> ServiceContext:
     """What a running host holds when its PostgreSQL server goes away."""
     settings = Settings(data_dir=tmp_path / "data", database_url=UNREACHABLE_URL)
-    engine = make_engine(UNREACHABLE_URL)
-    return ServiceContext(
-        settings=settings,
-        engine=engine,
-        sessions=make_session_factory(engine),
-        layout=DataLayout(settings.data_dir),
-        secrets=SecretBox.in_data_dir(settings.data_dir),
-    )
+    return ServiceContext.from_engine(settings, make_engine(UNREACHABLE_URL))
 
 
 def test_an_unreachable_database_is_a_503_without_the_password(tmp_path: Path) -> None:

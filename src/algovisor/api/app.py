@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import Depends, FastAPI
 
@@ -26,4 +27,9 @@ def create_app(context: ServiceContext, wake: Callable[[], None] = lambda: None)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(strategies.router, dependencies=[Depends(require_api_key)])
+
+    @app.get("/api/openapi.json", include_in_schema=False, dependencies=[Depends(require_api_key)])
+    def openapi_schema() -> dict[str, Any]:
+        return app.openapi()
+
     return app

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from algovisor.errors import UnavailableError
@@ -39,10 +39,23 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's implicit transactions break SAVEPOINT and BEGIN IMMEDIATE;
-        # let SQLAlchemy emit BEGIN itself.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # let SQLAlchemy emit BEGIN itself. IMMEDIATE takes the write lock up front
+        # (waiting up to the busy timeout): a deferred transaction that read first and
+        # writes after another process committed fails at once with "database is
+        # locked" (SQLITE_BUSY_SNAPSHOT), e.g. a user's start racing the reconciler.
+        # Sessions made for reading only begin deferred: in WAL mode they read a
+        # snapshot and never wait for the write lock.
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+READ_ONLY_OPTION = "algovisor_read_only"
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -55,8 +68,10 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor.close()
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions on `engine`; `read_only` ones never take SQLite's write lock."""
+    bind = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager
@@ -68,6 +83,13 @@ def translate_database_errors(url: str) -> Iterator[None]:
         raise DatabaseUnavailableError(
             _describe(error, url),
             detail="Retry in a moment; if it persists, check the database server or file.",
+        ) from error
+    except IntegrityError:
+        raise
+    except DatabaseError as error:  # e.g. a corrupt file: "file is not a database"
+        raise DatabaseUnavailableError(
+            _describe(error, url),
+            detail="The database file may be damaged; restore it from a backup.",
         ) from error
     except DBAPIError as error:
         if error.connection_invalidated:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from algovisor.db.models import ApiKey
 from algovisor.errors import AuthError, InvalidInputError, NotFoundError
@@ -41,17 +41,22 @@ def verify(ctx: ServiceContext, key: str | None) -> ApiKeyView:
     if not key:
         raise AuthError("missing API key", detail="Send it in the X-API-Key header.")
     now = ctx.clock.now()
-    with ctx.transaction() as session:
-        row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key))).first()
+    key_hash = hash_api_key(key)
+    with ctx.reading() as session:
+        row = session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
         if row is None:
             raise AuthError("invalid API key", detail="Create one with `algovisor api-key create`.")
-        if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-            row.last_used_at = now
-        return _view(row)
+        view = _view(row)
+    if view.last_used_at is None or now - view.last_used_at > LAST_USED_RESOLUTION:
+        # Rarely, and in its own transaction: checking a key must not take the write lock.
+        with ctx.transaction() as session:
+            session.execute(update(ApiKey).where(ApiKey.id == view.id).values(last_used_at=now))
+        view.last_used_at = now
+    return view
 
 
 def list_keys(ctx: ServiceContext) -> list[ApiKeyView]:
-    with ctx.transaction() as session:
+    with ctx.reading() as session:
         return [_view(row) for row in session.scalars(select(ApiKey).order_by(ApiKey.id))]
 
 
@@ -65,7 +70,7 @@ def revoke(ctx: ServiceContext, key_id: int) -> None:
 
 
 def count(ctx: ServiceContext) -> int:
-    with ctx.transaction() as session:
+    with ctx.reading() as session:
         return len(session.scalars(select(ApiKey.id)).all())
 
 

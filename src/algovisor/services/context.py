@@ -22,6 +22,7 @@ class ServiceContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
     layout: DataLayout
     secrets: SecretBox
     clock: Clock = field(default_factory=SystemClock)
@@ -29,17 +30,24 @@ class ServiceContext:
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> ServiceContext:
         """Connect, create the data directory and bring the schema up to date."""
-        layout = DataLayout(settings.data_dir)
-        layout.ensure()
+        DataLayout(settings.data_dir).ensure()
         url = settings.resolved_database_url
         engine = make_engine(url)
         with translate_database_errors(url):
             upgrade(engine)
+        return cls.from_engine(settings, engine, clock)
+
+    @classmethod
+    def from_engine(
+        cls, settings: Settings, engine: Engine, clock: Clock | None = None
+    ) -> ServiceContext:
+        """Wire a context around an engine, touching neither the database nor the disk."""
         return cls(
             settings=settings,
             engine=engine,
             sessions=make_session_factory(engine),
-            layout=layout,
+            read_sessions=make_session_factory(engine, read_only=True),
+            layout=DataLayout(settings.data_dir),
             secrets=SecretBox.in_data_dir(settings.data_dir),
             clock=clock or SystemClock(),
         )
@@ -50,6 +58,15 @@ class ServiceContext:
         with (
             translate_database_errors(self.settings.resolved_database_url),
             self.sessions.begin() as session,
+        ):
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: it never waits for a writer (SQLite WAL snapshot)."""
+        with (
+            translate_database_errors(self.settings.resolved_database_url),
+            self.read_sessions() as session,
         ):
             yield session
 

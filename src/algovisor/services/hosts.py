@@ -23,7 +23,7 @@ class WaitFailedError(AlgovisorError):
 
 def host_running(ctx: ServiceContext) -> str | None:
     """A description of the live host, or None when no host is reconciling."""
-    with ctx.transaction() as session:
+    with ctx.reading() as session:
         lease = running_host(session, ctx.clock.now())
         if lease is None:
             return None

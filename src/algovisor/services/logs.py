@@ -20,7 +20,7 @@ RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def _run_for(ctx: ServiceContext, ref: str | int, run_id: str | None) -> tuple[Path, str]:
-    with ctx.transaction() as session:
+    with ctx.reading() as session:
         strategy = resolve(session, ref)
         query = select(Run).where(Run.strategy_id == strategy.id)
         if run_id:

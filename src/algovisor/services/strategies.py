@@ -153,13 +153,13 @@ def strategy_view(session: Session, strategy: Strategy, now: datetime) -> Strate
 
 def list_strategies(ctx: ServiceContext) -> list[StrategyView]:
     now = ctx.clock.now()
-    with ctx.transaction() as session:
+    with ctx.reading() as session:
         strategies = session.scalars(select(Strategy).order_by(Strategy.id)).all()
         return [strategy_view(session, strategy, now) for strategy in strategies]
 
 
 def show(ctx: ServiceContext, ref: str | int) -> StrategyView:
-    with ctx.transaction() as session:
+    with ctx.reading() as session:
         return strategy_view(session, resolve(session, ref), ctx.clock.now())
 
 
@@ -272,7 +272,7 @@ def edit(ctx: ServiceContext, ref: str | int, filename: str, content: bytes) -> 
 
 
 def versions(ctx: ServiceContext, ref: str | int) -> list[VersionView]:
-    with ctx.transaction() as session:
+    with ctx.reading() as session:
         strategy = resolve(session, ref)
         rows = session.scalars(
             select(StrategyVersion)
@@ -283,7 +283,7 @@ def versions(ctx: ServiceContext, ref: str | int) -> list[VersionView]:
 
 
 def version_content(ctx: ServiceContext, ref: str | int, number: int | None = None) -> bytes:
-    with ctx.transaction() as session:
+    with ctx.reading() as session:
         strategy = resolve(session, ref)
         return _version(session, strategy, number).content
 
@@ -405,7 +405,7 @@ def configure(
 
 
 def env_list(ctx: ServiceContext, ref: str | int) -> list[EnvVarView]:
-    with ctx.transaction() as session:
+    with ctx.reading() as session:
         strategy = resolve(session, ref)
         return [
             EnvVarView(
