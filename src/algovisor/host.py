@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -55,7 +56,7 @@ def supervisor_config(settings: Settings) -> SupervisorConfig:
 
 def add_examples(ctx: ServiceContext, examples_dir: Path) -> list[str]:
     """On an empty database, add and start every example strategy."""
-    with ctx.transaction() as session:
+    with ctx.reading() as session:
         if session.scalars(select(Strategy.id)).first() is not None:
             return []
     added = []
@@ -63,6 +64,25 @@ def add_examples(ctx: ServiceContext, examples_dir: Path) -> list[str]:
         view = strategy_service.add(ctx, script.name, script.read_bytes(), intent=Intent.RUN)
         added.append(view.name)
     return added
+
+
+def run_until_signalled(server: uvicorn.Server) -> None:
+    """Run uvicorn until SIGINT/SIGTERM, then return instead of dying.
+
+    uvicorn re-raises the signal that stopped it once it has shut down; under the
+    default handlers that kills this process before it stops the reconciler and
+    releases its lease, so the CLI would go on reporting a host that is gone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        server.run()
+        return
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, server.handle_exit) for signum in handled}
+    try:
+        server.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def serve(
@@ -97,7 +117,7 @@ def serve(
                 app, host=settings.bind_host, port=settings.port, log_config=None, access_log=False
             )
         )
-        server.run()
+        run_until_signalled(server)
         logger.info("host stopping; strategies keep running and are re-adopted on next start")
         stop.set()
         reconciler.wake()
