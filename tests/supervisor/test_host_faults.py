@@ -25,7 +25,12 @@ from algovisor.db.models import Run, Strategy
 from algovisor.runner.files import HEARTBEAT
 from algovisor.services import hosts, strategies
 from algovisor.services.context import ServiceContext
-from algovisor.supervisor.identity import ProcessIdentity, current_boot_id, prove
+from algovisor.supervisor.identity import (
+    ProcessIdentity,
+    current_boot_id,
+    prove,
+    start_time_since_boot,
+)
 from algovisor.supervisor.lease import default_host_name
 from algovisor.supervisor.processes import build_environment, runner_command, spawn
 from algovisor.supervisor.states import ACTIVE_RUN_STATUSES, Intent
@@ -359,9 +364,7 @@ def test_a_recorded_pid_now_owned_by_another_process_is_neither_adopted_nor_sign
     wrong_start_id = add_strategy(ctx, "wrong-start", BEATING)
     no_marker_id = add_strategy(ctx, "no-marker", BEATING)
     impostors = {"wrong-start": unrelated_processes(), "no-marker": unrelated_processes()}
-    real_start = {
-        name: psutil.Process(process.pid).create_time() for name, process in impostors.items()
-    }
+    real_start = {name: start_time_since_boot(process.pid) for name, process in impostors.items()}
     recorded_runs = {
         "wrong-start": record_intent(
             ctx,

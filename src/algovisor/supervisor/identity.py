@@ -6,6 +6,7 @@ marker in the process environment all match.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +14,26 @@ import psutil
 
 RUN_ID_VARIABLE = "ALGOVISOR_RUN_ID"
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
-# psutil derives start times from clock ticks since boot; the same process
-# always gives the same value, a different one differs by at least a tick.
-START_TIME_TOLERANCE_SECS = 0.005
+CLOCK_TICKS_PER_SEC = os.sysconf("SC_CLK_TCK")
+# Start times are whole clock ticks since boot: the same process always gives the
+# same value, another process started at another tick differs by at least one.
+START_TIME_TOLERANCE_SECS = 0.5 / CLOCK_TICKS_PER_SEC
+
+
+def start_time_since_boot(pid: int) -> float:
+    """When `pid` started, in seconds after boot.
+
+    Read from /proc rather than psutil's create_time(), which adds the boot time
+    as seen through the wall clock: after an NTP step or a VM resume every live
+    run would fail its identity check and be started a second time.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:  # noqa: PTH123 - a /proc read, no path logic
+            data = stat.read()
+    except (FileNotFoundError, ProcessLookupError) as error:
+        raise psutil.NoSuchProcess(pid) from error
+    # Field 22 (starttime); counting resumes at field 3 after the ')' closing the name.
+    return int(data[data.rindex(b")") + 2 :].split()[19]) / CLOCK_TICKS_PER_SEC
 
 
 def current_boot_id() -> str:
@@ -35,8 +53,8 @@ class ProcessIdentity:
 def identify(pid: int, boot_id: str) -> ProcessIdentity | None:
     """The identity of a live process, or None if there is none with that pid."""
     try:
-        return ProcessIdentity(pid, psutil.Process(pid).create_time(), boot_id)
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return ProcessIdentity(pid, start_time_since_boot(pid), boot_id)
+    except psutil.NoSuchProcess:
         return None
 
 
@@ -54,7 +72,10 @@ def prove(run_id: str, recorded: ProcessIdentity, boot_id: str) -> Proof:
         process = psutil.Process(recorded.pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return Proof(False, f"pid {recorded.pid} has exited")
-        if abs(process.create_time() - recorded.start_time) > START_TIME_TOLERANCE_SECS:
+        if (
+            abs(start_time_since_boot(recorded.pid) - recorded.start_time)
+            > START_TIME_TOLERANCE_SECS
+        ):
             return Proof(False, f"pid {recorded.pid} now belongs to another process")
         marker = process.environ().get(RUN_ID_VARIABLE)
     except psutil.NoSuchProcess:

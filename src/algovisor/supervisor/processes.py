@@ -109,12 +109,15 @@ class ProcessTree:
         """SIGKILL every process of the run, including those that left its group."""
         self.refresh()
         for member in processes_with_marker(self.run_id):
-            self.members.setdefault(member.pid, member)
+            if member.pid != self.leader.pid:
+                self.members.setdefault(member.pid, member)
         self._signal_group(signal.SIGKILL)
         killed = 0
         for process in [self.leader, *self.members.values()]:
-            # psutil.Process.kill() checks the pid still is the same process.
             with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    continue  # already dead, waiting to be reaped
+                # psutil.Process.kill() checks the pid still is the same process.
                 process.kill()
                 killed += 1
         return killed

@@ -33,7 +33,12 @@ from algovisor.data_layout import DataLayout
 from algovisor.db.models import Run, Strategy, StrategyEnvVar, StrategyVersion
 from algovisor.runner.files import EXIT_RECORD, write_atomically
 from algovisor.security.encryption import SecretBox
-from algovisor.supervisor.identity import ProcessIdentity, find_by_marker, prove
+from algovisor.supervisor.identity import (
+    ProcessIdentity,
+    find_by_marker,
+    prove,
+    start_time_since_boot,
+)
 from algovisor.supervisor.lease import renew_lease
 from algovisor.supervisor.logfiles import RetentionLimits, apply_retention
 from algovisor.supervisor.processes import (
@@ -203,7 +208,7 @@ class Reconciler:
                 self._finalize(session, run, RunEnd(never_started=True))
                 return
             run.pid = marked.pid
-            run.process_start_time = marked.create_time()
+            run.process_start_time = start_time_since_boot(marked.pid)
             run.boot_id = self._config.boot_id
             run.started_at = run.started_at or self._clock.now()
             if run.status == RunStatus.SPAWNING:
@@ -463,7 +468,7 @@ class Reconciler:
             return
         leader = psutil.Process(popen.pid)
         run.pid = popen.pid
-        run.process_start_time = leader.create_time()
+        run.process_start_time = start_time_since_boot(popen.pid)
         run.boot_id = self._config.boot_id
         run.started_at = self._clock.now()
         run.status = RunStatus.RUNNING
