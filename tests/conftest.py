@@ -139,7 +139,9 @@ def reconciler(ctx: ServiceContext) -> Iterator[Reconciler]:
 
 
 def wait_until(
-    predicate: Callable[[], object], timeout_secs: float = 10.0, step: Callable[[], None] | None = None,
+    predicate: Callable[[], object],
+    timeout_secs: float = 10.0,
+    step: Callable[[], None] | None = None,
     message: str = "condition",
 ) -> object:
     """Poll `predicate` (running `step` between polls) until it is truthy."""

@@ -99,9 +99,12 @@ class LiveRun:
     def pid(self) -> int:
         return self.tree.leader.pid
 
-    def has_exited(self) -> bool:
+    def has_exited(self, signalled: bool) -> bool:
+        """Whether the leader is gone; `signalled`: its pidfd became readable."""
+        if self.pidfd is not None and not signalled:
+            return False  # the pidfd would have said so: no syscall per run per tick
         if self.popen is not None:
-            return self.popen.poll() is not None
+            return self.popen.poll() is not None  # also reaps our own child
         try:
             return self.tree.leader.status() == psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
@@ -129,6 +132,7 @@ class Reconciler:
         self._selector = selectors.DefaultSelector()
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._wake_read, selectors.EVENT_READ)
+        self._exited: set[str] = set()  # run ids whose pidfd became readable
         self._next_sample = 0.0
         self._next_lease = 0.0
         self._next_retention = 0.0
@@ -161,6 +165,8 @@ class Reconciler:
                 with contextlib.suppress(BlockingIOError):
                     while os.read(self._wake_read, 4096):
                         pass
+            else:
+                self._exited.add(key.data)
 
     def close(self) -> None:
         """Let go of OS handles; the strategy processes themselves keep running."""
@@ -323,7 +329,10 @@ class Reconciler:
     # ----- ended runs ---------------------------------------------------------------
 
     def _finalize_exited(self, session: Session) -> None:
-        for live in [live for live in self._live.values() if live.has_exited()]:
+        signalled, self._exited = self._exited, set()
+        for live in [
+            live for live in self._live.values() if live.has_exited(live.run_id in signalled)
+        ]:
             run = session.get(Run, live.run_id)
             returncode = live.popen.returncode if live.popen is not None else None
             # The run ends with its leader. Whatever it left behind (a child in its
