@@ -28,9 +28,10 @@ from algovisor.clock import SystemClock
 from algovisor.services import api_keys
 from algovisor.services.context import ServiceContext
 from algovisor.settings import Settings
+from algovisor.supervisor.config import SupervisorConfig
 from algovisor.supervisor.identity import current_boot_id
 from algovisor.supervisor.logfiles import RetentionLimits
-from algovisor.supervisor.reconciler import Reconciler, SupervisorConfig
+from algovisor.supervisor.reconciler import Reconciler
 from algovisor.supervisor.restart_policy import RestartPolicy
 
 POSTGRES_URL = os.environ.get("ALGOVISOR_TEST_DATABASE_URL")

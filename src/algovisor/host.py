@@ -22,10 +22,11 @@ from algovisor.services import api_keys
 from algovisor.services import strategies as strategy_service
 from algovisor.services.context import ServiceContext
 from algovisor.settings import Settings
+from algovisor.supervisor.config import SupervisorConfig
 from algovisor.supervisor.identity import current_boot_id
 from algovisor.supervisor.lease import HostLock, claim_lease, default_host_name, release_lease
 from algovisor.supervisor.logfiles import RetentionLimits
-from algovisor.supervisor.reconciler import Reconciler, SupervisorConfig
+from algovisor.supervisor.reconciler import Reconciler
 from algovisor.supervisor.states import Intent
 
 logger = logging.getLogger("algovisor.host")

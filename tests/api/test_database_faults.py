@@ -17,8 +17,9 @@ from sqlalchemy.engine import make_url
 from algovisor.api.app import create_app
 from algovisor.db import engine as engine_module
 from algovisor.db.engine import DatabaseUnavailableError, make_engine
-from algovisor.services import api_keys
+from algovisor.services import api_keys, environment
 from algovisor.services import strategies as strategy_service
+from algovisor.services import versions as version_service
 from algovisor.services.context import ServiceContext
 from algovisor.settings import Settings
 
@@ -89,8 +90,8 @@ def test_a_locked_sqlite_database_is_a_503_and_changes_nothing(
             after = strategy_service.show(ctx, "s")
             assert after == before
             assert [view.name for view in strategy_service.list_strategies(ctx)] == ["s"]
-            assert strategy_service.env_list(ctx, "s") == []
-            assert len(strategy_service.versions(ctx, "s")) == 1
+            assert environment.env_list(ctx, "s") == []
+            assert len(version_service.versions(ctx, "s")) == 1
             # And once the lock is gone, the same request works.
             assert client.post("/api/strategies/s/start").status_code == 200
     finally:

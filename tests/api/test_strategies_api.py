@@ -12,8 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from algovisor.api.app import create_app
-from algovisor.services import api_keys
+from algovisor.services import api_keys, environment
 from algovisor.services import strategies as strategy_service
+from algovisor.services import versions as version_service
 from algovisor.services.context import ServiceContext
 from algovisor.supervisor.reconciler import Reconciler
 from tests.conftest import converge, wait_until
@@ -65,9 +66,9 @@ def state(ctx: ServiceContext) -> list[tuple[Json, list[Json], list[Json]]]:
     for view in strategy_service.list_strategies(ctx):
         shown = view.model_dump(mode="json", exclude={"current_run", "last_run"})
         versions = [
-            version.model_dump(mode="json") for version in strategy_service.versions(ctx, view.id)
+            version.model_dump(mode="json") for version in version_service.versions(ctx, view.id)
         ]
-        env = [item.model_dump(mode="json") for item in strategy_service.env_list(ctx, view.id)]
+        env = [item.model_dump(mode="json") for item in environment.env_list(ctx, view.id)]
         rows.append((shown, versions, env))
     return rows
 
@@ -106,7 +107,7 @@ def test_health_answers_without_a_key(ctx: ServiceContext) -> None:
 
 def test_every_route_but_health_needs_a_valid_api_key(ctx: ServiceContext, api_key: str) -> None:
     existing = strategy_service.add(ctx, "loop.py", LOOPING.encode())
-    strategy_service.env_set(ctx, existing.id, "SYMBOL", "NIFTY")
+    environment.env_set(ctx, existing.id, "SYMBOL", "NIFTY")
     routes = protected_routes(ctx)
     assert ("POST", "/api/strategies") in routes
     assert ("DELETE", "/api/strategies/{ref}") in routes
@@ -167,13 +168,13 @@ def test_strategy_crud_versions_and_environment(ctx: ServiceContext, client: Tes
     assert edited.status_code == 200, edited.text
     assert edited.json()["number"] == 2
     assert edited.json()["current"] is True
-    assert strategy_service.version_content(ctx, "momentum") == LOOPING_V2.encode()
+    assert version_service.version_content(ctx, "momentum") == LOOPING_V2.encode()
 
     # Rollback: version 1's content becomes version 3; history is never rewritten.
     rolled = client.post(f"/api/strategies/{strategy['id']}/rollback", json={"version": 1})
     assert rolled.status_code == 200, rolled.text
     assert rolled.json()["number"] == 3
-    assert strategy_service.version_content(ctx, "momentum") == LOOPING.encode()
+    assert version_service.version_content(ctx, "momentum") == LOOPING.encode()
     versions = client.get("/api/strategies/momentum/versions").json()
     assert [version["number"] for version in versions] == [1, 2, 3]
     assert [version["current"] for version in versions] == [False, False, True]

@@ -24,8 +24,9 @@ from sqlalchemy.engine import make_url
 from algovisor.api.app import create_app
 from algovisor.db import engine as engine_module
 from algovisor.db.models import ApiKey
-from algovisor.services import api_keys
+from algovisor.services import api_keys, environment
 from algovisor.services import strategies as strategy_service
+from algovisor.services import versions as version_service
 from algovisor.services.context import ServiceContext
 from algovisor.settings import Settings
 from algovisor.supervisor.reconciler import Reconciler
@@ -85,8 +86,8 @@ def state(ctx: ServiceContext) -> list[Any]:
         rows.append(
             (
                 view.model_dump(mode="json", exclude={"current_run", "last_run"}),
-                [v.model_dump(mode="json") for v in strategy_service.versions(ctx, view.id)],
-                [v.model_dump(mode="json") for v in strategy_service.env_list(ctx, view.id)],
+                [v.model_dump(mode="json") for v in version_service.versions(ctx, view.id)],
+                [v.model_dump(mode="json") for v in environment.env_list(ctx, view.id)],
             )
         )
     return rows
@@ -118,12 +119,12 @@ def test_strategy_commands_round_trip_with_json(
         cli("strategy", "edit", "momentum", str(write_script("v2.py", LOOPING_V2)), "--json")
     )
     assert edited["number"] == 2
-    assert strategy_service.version_content(ctx, "momentum") == LOOPING_V2.encode()
+    assert version_service.version_content(ctx, "momentum") == LOOPING_V2.encode()
     rolled = json_of(cli("strategy", "rollback", "momentum", "1", "--json"))
     assert rolled["number"] == 3
-    assert strategy_service.version_content(ctx, "momentum") == LOOPING.encode()
+    assert version_service.version_content(ctx, "momentum") == LOOPING.encode()
     assert "is now current" in ok(cli("strategy", "rollback", str(added["id"]), "2")).stdout
-    assert strategy_service.version_content(ctx, "momentum") == LOOPING_V2.encode()
+    assert version_service.version_content(ctx, "momentum") == LOOPING_V2.encode()
     versions = json_of(cli("strategy", "versions", "momentum", "--json"))
     assert [(v["number"], v["current"]) for v in versions] == [
         (1, False),

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from algovisor.errors import InvalidInputError, UnavailableError
-from algovisor.services import logs, openalgo_import, strategies
+from algovisor.services import environment, logs, openalgo_import, strategies
+from algovisor.services import versions as version_service
 from algovisor.services.context import ServiceContext
 from algovisor.services.openalgo_import import ImportReport, StrategyImport, sanitize_name
 from algovisor.supervisor.reconciler import Reconciler
@@ -88,17 +89,17 @@ def test_sample_folder_imports_names_scripts_variables_and_intent(ctx: ServiceCo
     assert results[EMA].notes[0] == "renamed from 'EMA Crossover (NIFTY)' to fit algovisor's names"
     for openalgo_id in (EMA, RSI, LEGACY, GOLD):
         item = results[openalgo_id]
-        stored = strategies.version_content(ctx, item.name or "")
+        stored = version_service.version_content(ctx, item.name or "")
         assert stored == (FIXTURE / "scripts" / f"{openalgo_id}.py").read_bytes()
         assert item.strategy_id == strategies.show(ctx, item.name or "").id
 
     # A Windows absolute path from another machine: found by its file name in scripts/.
     assert results[LEGACY].script == str(FIXTURE / "scripts" / f"{LEGACY}.py")
 
-    variables = {var.key: var.value for var in strategies.env_list(ctx, "EMA Crossover NIFTY")}
+    variables = {var.key: var.value for var in environment.env_list(ctx, "EMA Crossover NIFTY")}
     assert variables == {"SYMBOL": "NIFTY", "FAST_PERIOD": "9", "SLOW_PERIOD": "21"}
-    assert [var.key for var in strategies.env_list(ctx, "RSI Reversal")] == ["SYMBOL"]
-    assert strategies.env_list(ctx, "legacy bot") == []
+    assert [var.key for var in environment.env_list(ctx, "RSI Reversal")] == ["SYMBOL"]
+    assert environment.env_list(ctx, "legacy bot") == []
     assert any(".secure_env not imported" in note for note in report.notes)
 
     assert "was in error in OpenAlgo: ModuleNotFoundError: No module named 'talib'" in (
@@ -223,10 +224,10 @@ def test_a_taken_name_gets_the_openalgo_id(ctx: ServiceContext) -> None:
 
     assert results["rsi_2"].name == "RSI Reversal-rsi_2"
     assert "'RSI Reversal' is taken; named 'RSI Reversal-rsi_2'" in results["rsi_2"].notes
-    assert strategies.version_content(ctx, "RSI Reversal") == LOOPING  # untouched
+    assert version_service.version_content(ctx, "RSI Reversal") == LOOPING  # untouched
     assert results["long_1"].name == "L" * 64
     assert results["long_2"].name == "L" * 57 + "-long_2"
-    assert strategies.version_content(ctx, "L" * 57 + "-long_2") == b"print('two')\n"
+    assert version_service.version_content(ctx, "L" * 57 + "-long_2") == b"print('two')\n"
 
 
 # ----- bad input ------------------------------------------------------------------------
@@ -332,7 +333,7 @@ def test_bad_variables_fail_only_their_strategy(ctx: ServiceContext, tmp_path: P
     assert "invalid environment variable name '1BAD'" in (results["a"].error or "")
     assert "set by algovisor itself" in (results["b"].error or "")
     assert list(intents(ctx)) == ["C"]
-    assert {var.key: var.value for var in strategies.env_list(ctx, "C")} == {
+    assert {var.key: var.value for var in environment.env_list(ctx, "C")} == {
         "PERIOD": "14",
         "RATIO": "1.5",
     }
@@ -350,7 +351,7 @@ def test_a_failure_while_writing_leaves_nothing_half_imported(
     (folder / "strategy_env.json").write_text(
         json.dumps({"a": {"ONE": "1", "TWO": "2"}, "b": {"ONE": "1"}})
     )
-    real_env_set = strategies.env_set
+    real_env_set = environment.env_set
     calls: list[str] = []
 
     def env_set_failing_on_second(*args: Any, **kwargs: Any) -> object:
@@ -359,7 +360,7 @@ def test_a_failure_while_writing_leaves_nothing_half_imported(
             raise UnavailableError("the database is locked")
         return real_env_set(*args, **kwargs)
 
-    monkeypatch.setattr(strategies, "env_set", env_set_failing_on_second)
+    monkeypatch.setattr(environment, "env_set", env_set_failing_on_second)
 
     results = by_id(openalgo_import.import_folder(ctx, folder))
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from algovisor.db.models import Run, Strategy
-from algovisor.services import strategies
+from algovisor.services import environment, strategies
 from algovisor.services.context import ServiceContext
 from algovisor.services.views import StrategyView
 from algovisor.supervisor.logfiles import run_log_segments, tail_lines
@@ -570,8 +570,8 @@ def test_strategy_gets_only_its_own_environment_not_the_hosts(
         view = strategies.add(
             ctx, "envdump.py", write_script("envdump.py", ENVIRONMENT_DUMP).read_bytes()
         )
-        strategies.env_set(ctx, "envdump", "SYMBOL", "NIFTY")
-        strategies.env_set(ctx, "envdump", "BROKER_API_KEY", "s3cr3t-value", secret=True)
+        environment.env_set(ctx, "envdump", "SYMBOL", "NIFTY")
+        environment.env_set(ctx, "envdump", "BROKER_API_KEY", "s3cr3t-value", secret=True)
         strategies.start(ctx, "envdump")
         wait_for_state(ctx, reconciler, "envdump", "stopped")
     finally:

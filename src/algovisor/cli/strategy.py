@@ -11,8 +11,9 @@ import typer
 from algovisor.cli.context import open_context
 from algovisor.cli.output import console, duration, handle_errors, print_json, table, when
 from algovisor.errors import InvalidInputError
-from algovisor.services import hosts, logs
+from algovisor.services import environment, hosts, logs
 from algovisor.services import strategies as service
+from algovisor.services import versions as version_service
 from algovisor.services.context import ServiceContext
 from algovisor.services.validation import parse_assignment
 from algovisor.services.views import ActionResult
@@ -198,7 +199,7 @@ def clear_error(typer_context: typer.Context, ref: Ref, as_json: Json = False) -
 def edit(typer_context: typer.Context, ref: Ref, file: Path, as_json: Json = False) -> None:
     """Make FILE the strategy's new current version."""
     ctx = open_context(typer_context)
-    version = service.edit(ctx, ref, file.name, _read_script(file, ctx))
+    version = version_service.edit(ctx, ref, file.name, _read_script(file, ctx))
     if as_json:
         print_json(version)
     else:
@@ -209,7 +210,7 @@ def edit(typer_context: typer.Context, ref: Ref, file: Path, as_json: Json = Fal
 @handle_errors
 def versions(typer_context: typer.Context, ref: Ref, as_json: Json = False) -> None:
     """List a strategy's versions."""
-    rows = service.versions(open_context(typer_context), ref)
+    rows = version_service.versions(open_context(typer_context), ref)
     if as_json:
         print_json(rows)
         return
@@ -233,7 +234,7 @@ def versions(typer_context: typer.Context, ref: Ref, as_json: Json = False) -> N
 @handle_errors
 def rollback(typer_context: typer.Context, ref: Ref, version: int, as_json: Json = False) -> None:
     """Make an old version current again (as a new version)."""
-    made = service.rollback(open_context(typer_context), ref, version)
+    made = version_service.rollback(open_context(typer_context), ref, version)
     if as_json:
         print_json(made)
     else:
@@ -286,7 +287,7 @@ def env(
     """
     ctx = open_context(typer_context)
     if action == "list":
-        rows = service.env_list(ctx, ref)
+        rows = environment.env_list(ctx, ref)
         if as_json:
             print_json(rows)
         else:
@@ -296,10 +297,10 @@ def env(
             )
     elif action == "set" and argument:
         key, value = parse_assignment(argument)
-        service.env_set(ctx, ref, key, value, secret=secret)
+        environment.env_set(ctx, ref, key, value, secret=secret)
         console.print(f"set {key}{' (secret)' if secret else ''}", highlight=False)
     elif action == "unset" and argument:
-        service.env_unset(ctx, ref, argument)
+        environment.env_unset(ctx, ref, argument)
         console.print(f"unset {argument}", highlight=False)
     else:
         raise InvalidInputError(

@@ -20,8 +20,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from algovisor.db.models import Strategy
+from algovisor.db.queries import current_version
 from algovisor.errors import AlgovisorError, InvalidInputError
-from algovisor.services import strategies
+from algovisor.services import environment, strategies
 from algovisor.services.context import ServiceContext
 from algovisor.services.validation import (
     validate_env_key,
@@ -447,7 +448,7 @@ def _choose_name(ctx: ServiceContext, planned: _Planned, claimed: set[str]) -> N
                 if candidate != base:
                     result.notes.append(f"{base!r} is taken; named {candidate!r}")
                 return
-            version = strategies.current_version(session, existing.id)
+            version = current_version(session, existing.id)
             if version is not None and version.content == planned.content:
                 # Importing the same folder again must not duplicate what already came over.
                 claimed.add(candidate)
@@ -471,7 +472,7 @@ def _write(ctx: ServiceContext, planned: _Planned) -> None:
     )
     try:
         for key, value in planned.env.items():
-            strategies.env_set(ctx, view.id, key, value)
+            environment.env_set(ctx, view.id, key, value)
         if first_intent is not result.intent:
             strategies.start(ctx, view.id)
     except AlgovisorError as error:

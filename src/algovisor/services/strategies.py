@@ -14,28 +14,24 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from algovisor.db.models import Run, Strategy, StrategyEnvVar, StrategyVersion
+from algovisor.db.models import Run, Strategy, StrategyVersion
+from algovisor.db.queries import current_version
 from algovisor.errors import ConflictError, InvalidInputError, NotFoundError
 from algovisor.services.context import ServiceContext
 from algovisor.services.validation import (
     MAX_DATABASE_INT,
     NAME_PATTERN,
-    validate_env_key,
-    validate_env_value,
     validate_name,
     validate_script,
 )
 from algovisor.services.views import (
     ActionResult,
-    EnvVarView,
     RunView,
     StatusRow,
     StrategyView,
-    VersionView,
 )
 from algovisor.supervisor.states import ACTIVE_RUN_STATUSES, Intent, StrategyState
 
-SECRET_MASK = "****"  # noqa: S105 - the mask shown instead of a secret
 KNOWN_BROKERS = ("paper",)
 
 
@@ -82,16 +78,7 @@ def last_ended_run(session: Session, strategy_id: int) -> Run | None:
     ).first()
 
 
-def current_version(session: Session, strategy_id: int) -> StrategyVersion | None:
-    return session.scalars(
-        select(StrategyVersion)
-        .where(StrategyVersion.strategy_id == strategy_id)
-        .order_by(StrategyVersion.number.desc())
-        .limit(1)
-    ).first()
-
-
-def _refuse_while_running(session: Session, strategy: Strategy, action: str) -> None:
+def refuse_while_running(session: Session, strategy: Strategy, action: str) -> None:
     run = active_run(session, strategy.id)
     if run is not None:
         pid = f" (pid {run.pid})" if run.pid else ""
@@ -224,7 +211,7 @@ def add(
             )
             session.add(strategy)
             session.flush()
-            _add_version(session, strategy, safe_filename, content, "uploaded", now)
+            add_version(session, strategy, safe_filename, content, "uploaded", now)
             session.flush()
             return strategy_view(session, strategy, now)
     except IntegrityError as error:  # two adds raced for the same name
@@ -238,7 +225,7 @@ def _duplicate(name: str) -> ConflictError:
     )
 
 
-def _add_version(
+def add_version(
     session: Session, strategy: Strategy, filename: str, content: bytes, note: str, now: datetime
 ) -> StrategyVersion:
     latest = session.scalar(
@@ -259,85 +246,11 @@ def _add_version(
     return version
 
 
-def edit(ctx: ServiceContext, ref: str | int, filename: str, content: bytes) -> VersionView:
-    """A new current version of the script."""
-    safe_filename = validate_script(filename, content, ctx.settings.max_script_bytes)
-    now = ctx.clock.now()
-    with ctx.transaction() as session:
-        strategy = resolve(session, ref, for_update=True)
-        _refuse_while_running(session, strategy, "edit")
-        version = _add_version(session, strategy, safe_filename, content, "edited", now)
-        session.flush()
-        return _version_view(version, current=True)
-
-
-def versions(ctx: ServiceContext, ref: str | int) -> list[VersionView]:
-    with ctx.reading() as session:
-        strategy = resolve(session, ref)
-        rows = session.scalars(
-            select(StrategyVersion)
-            .where(StrategyVersion.strategy_id == strategy.id)
-            .order_by(StrategyVersion.number)
-        ).all()
-        return [_version_view(row, current=row is rows[-1]) for row in rows]
-
-
-def version_content(ctx: ServiceContext, ref: str | int, number: int | None = None) -> bytes:
-    with ctx.reading() as session:
-        strategy = resolve(session, ref)
-        return _version(session, strategy, number).content
-
-
-def _version(session: Session, strategy: Strategy, number: int | None) -> StrategyVersion:
-    if number is None:
-        version = current_version(session, strategy.id)
-    elif not 1 <= number <= MAX_DATABASE_INT:
-        version = None
-    else:
-        version = session.scalars(
-            select(StrategyVersion).where(
-                StrategyVersion.strategy_id == strategy.id, StrategyVersion.number == number
-            )
-        ).first()
-    if version is None:
-        raise NotFoundError(
-            f"{strategy.name!r} has no version {number}",
-            detail=f"`algovisor strategy versions {strategy.name}` lists them.",
-        )
-    return version
-
-
-def rollback(ctx: ServiceContext, ref: str | int, number: int) -> VersionView:
-    """Make an old version current again, as a new version (history is never rewritten)."""
-    now = ctx.clock.now()
-    with ctx.transaction() as session:
-        strategy = resolve(session, ref, for_update=True)
-        _refuse_while_running(session, strategy, "roll back")
-        old = _version(session, strategy, number)
-        version = _add_version(
-            session, strategy, old.filename, old.content, f"rollback to version {number}", now
-        )
-        session.flush()
-        return _version_view(version, current=True)
-
-
-def _version_view(version: StrategyVersion, *, current: bool) -> VersionView:
-    return VersionView(
-        number=version.number,
-        filename=version.filename,
-        sha256=version.sha256,
-        size_bytes=version.size_bytes,
-        note=version.note,
-        created_at=version.created_at,
-        current=current,
-    )
-
-
 def delete(ctx: ServiceContext, ref: str | int) -> str:
     """Remove a stopped strategy, its history and its files."""
     with ctx.transaction() as session:
         strategy = resolve(session, ref, for_update=True)
-        _refuse_while_running(session, strategy, "delete")
+        refuse_while_running(session, strategy, "delete")
         name, strategy_id = strategy.name, strategy.id
         # Runs point at versions; remove them first, or deleting the versions breaks the
         # foreign key of every strategy that ever ran.
@@ -389,7 +302,7 @@ def configure(
     with ctx.transaction() as session:
         strategy = resolve(session, ref, for_update=True)
         if broker is not None and broker != strategy.broker:
-            _refuse_while_running(session, strategy, "change the broker of")
+            refuse_while_running(session, strategy, "change the broker of")
             strategy.broker = broker
         if grace_secs is not None:
             strategy.grace_secs = grace_secs
@@ -399,61 +312,6 @@ def configure(
             strategy.memory_limit_mb = memory_limit_mb or None
         strategy.updated_at = now
         return strategy_view(session, strategy, now)
-
-
-# ----- environment --------------------------------------------------------------------
-
-
-def env_list(ctx: ServiceContext, ref: str | int) -> list[EnvVarView]:
-    with ctx.reading() as session:
-        strategy = resolve(session, ref)
-        return [
-            EnvVarView(
-                key=variable.key,
-                value=SECRET_MASK if variable.is_secret else variable.value,
-                secret=variable.is_secret,
-            )
-            for variable in strategy.env_vars
-        ]
-
-
-def env_set(
-    ctx: ServiceContext, ref: str | int, key: str, value: str, *, secret: bool = False
-) -> EnvVarView:
-    validate_env_key(key)
-    validate_env_value(key, value)
-    stored = ctx.secrets.encrypt(value) if secret else value
-    with ctx.transaction() as session:
-        strategy = resolve(session, ref, for_update=True)
-        _refuse_while_running(session, strategy, "change the environment of")
-        variable = session.scalars(
-            select(StrategyEnvVar).where(
-                StrategyEnvVar.strategy_id == strategy.id, StrategyEnvVar.key == key
-            )
-        ).first()
-        if variable is None:
-            variable = StrategyEnvVar(strategy_id=strategy.id, key=key)
-            session.add(variable)
-        variable.value = stored
-        variable.is_secret = secret
-        strategy.updated_at = ctx.clock.now()
-        return EnvVarView(key=key, value=SECRET_MASK if secret else value, secret=secret)
-
-
-def env_unset(ctx: ServiceContext, ref: str | int, key: str) -> None:
-    validate_env_key(key)
-    with ctx.transaction() as session:
-        strategy = resolve(session, ref, for_update=True)
-        _refuse_while_running(session, strategy, "change the environment of")
-        variable = session.scalars(
-            select(StrategyEnvVar).where(
-                StrategyEnvVar.strategy_id == strategy.id, StrategyEnvVar.key == key
-            )
-        ).first()
-        if variable is None:
-            raise NotFoundError(f"{strategy.name!r} has no environment variable {key}")
-        session.delete(variable)
-        strategy.updated_at = ctx.clock.now()
 
 
 # ----- intent -------------------------------------------------------------------------
@@ -514,7 +372,7 @@ def clear_error(ctx: ServiceContext, ref: str | int) -> ActionResult:
     now = ctx.clock.now()
     with ctx.transaction() as session:
         strategy = resolve(session, ref, for_update=True)
-        _refuse_while_running(session, strategy, "clear the error of")
+        refuse_while_running(session, strategy, "clear the error of")
         strategy.error_message = None
         strategy.consecutive_failures = 0
         strategy.backoff_until = None

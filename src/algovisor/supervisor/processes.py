@@ -128,3 +128,30 @@ class ProcessTree:
         if self.leader.is_running():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.leader.pid, signum)
+
+
+@dataclass
+class LiveRun:
+    """OS handles for one run we started or adopted."""
+
+    run_id: str
+    strategy_id: int
+    tree: ProcessTree
+    popen: subprocess.Popen[bytes] | None
+    pidfd: int | None
+    kill_at_monotonic: float | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.tree.leader.pid
+
+    def has_exited(self, signalled: bool) -> bool:
+        """Whether the leader is gone; `signalled`: its pidfd became readable."""
+        if self.pidfd is not None and not signalled:
+            return False  # the pidfd would have said so: no syscall per run per tick
+        if self.popen is not None:
+            return self.popen.poll() is not None  # also reaps our own child
+        try:
+            return self.tree.leader.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True

@@ -9,49 +9,41 @@ The database is the source of truth; `LiveRun` only holds OS handles.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import selectors
 import shutil
-import subprocess
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import psutil
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from algovisor.clock import Clock
 from algovisor.data_layout import DataLayout
-from algovisor.db.models import Run, Strategy, StrategyEnvVar, StrategyVersion
-from algovisor.runner.files import EXIT_RECORD, write_atomically
+from algovisor.db.models import Run, Strategy, StrategyVersion
+from algovisor.db.queries import current_version
+from algovisor.errors import AlgovisorError
 from algovisor.security.encryption import SecretBox
+from algovisor.supervisor.config import SupervisorConfig
 from algovisor.supervisor.identity import (
     ProcessIdentity,
     find_by_marker,
     prove,
     start_time_since_boot,
 )
+from algovisor.supervisor.launch import LaunchSettings, launch, read_exit_record
 from algovisor.supervisor.lease import renew_lease
-from algovisor.supervisor.logfiles import RetentionLimits, apply_retention
-from algovisor.supervisor.processes import (
-    ProcessTree,
-    build_environment,
-    open_pidfd,
-    runner_command,
-    spawn,
-)
+from algovisor.supervisor.logfiles import apply_retention
+from algovisor.supervisor.processes import LiveRun, ProcessTree, open_pidfd
 from algovisor.supervisor.resources import ResourceSampler
 from algovisor.supervisor.restart_policy import (
     EndReason,
-    RestartPolicy,
     RunEnd,
     classify_end,
     next_step,
@@ -70,45 +62,6 @@ logger = logging.getLogger(__name__)
 MEMORY_BREACHES_BEFORE_RESTART = 3
 LEASE_RENEW_SECS = 2.0
 RETENTION_EVERY_SECS = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class SupervisorConfig:
-    host_name: str
-    boot_id: str
-    database_url: str
-    interval_secs: float = 1.0
-    resource_sample_secs: float = 5.0
-    log_max_bytes: int = 50 * 1024 * 1024
-    retention: RetentionLimits = field(default_factory=lambda: RetentionLimits(50, 30, 2 * 1024**3))
-    policy: RestartPolicy = field(default_factory=RestartPolicy)
-
-
-@dataclass
-class LiveRun:
-    """OS handles for one run we started or adopted."""
-
-    run_id: str
-    strategy_id: int
-    tree: ProcessTree
-    popen: subprocess.Popen[bytes] | None
-    pidfd: int | None
-    kill_at_monotonic: float | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.tree.leader.pid
-
-    def has_exited(self, signalled: bool) -> bool:
-        """Whether the leader is gone; `signalled`: its pidfd became readable."""
-        if self.pidfd is not None and not signalled:
-            return False  # the pidfd would have said so: no syscall per run per tick
-        if self.popen is not None:
-            return self.popen.poll() is not None  # also reaps our own child
-        try:
-            return self.tree.leader.status() == psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return True
 
 
 class Reconciler:
@@ -354,7 +307,7 @@ class Reconciler:
 
     def _finalize(self, session: Session, run: Run, end: RunEnd) -> None:
         """Record how a run ended and apply the restart policy to its strategy."""
-        record = self._read_exit_record(run.id)
+        record = read_exit_record(str(self._layout.run_dir(run.id)))
         if record:
             code = end.exit_code if end.exit_code is not None else record.get("exit_code")
             end = replace(
@@ -395,17 +348,6 @@ class Reconciler:
         logger.info("run %s of %s ended: %s", run.id, strategy.name, ended.description)
         shutil.rmtree(self._layout.run_dir(run.id), ignore_errors=True)
 
-    def _read_exit_record(self, run_id: str) -> dict[str, Any] | None:
-        path = self._layout.run_dir(run_id) / EXIT_RECORD
-        try:
-            record = json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            logger.warning("exit record of run %s is unreadable", run_id)
-            return None
-        return {key: value for key, value in record.items() if value is not None}
-
     # ----- starting -----------------------------------------------------------------
 
     def _spawn_all(self, strategy_ids: list[int]) -> None:
@@ -414,7 +356,7 @@ class Reconciler:
         with self._sessions.begin() as session:
             for strategy_id in strategy_ids:
                 strategy = session.get(Strategy, strategy_id)
-                version = _current_version(session, strategy_id)
+                version = current_version(session, strategy_id)
                 if strategy is None or version is None:
                     continue
                 run_id = uuid.uuid4().hex
@@ -442,36 +384,26 @@ class Reconciler:
         strategy = session.get_one(Strategy, run.strategy_id)
         version = session.get_one(StrategyVersion, run.version_id)
         try:
-            script = self._materialize(version)
-            run_dir = self._layout.run_dir(run.id)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            work_dir = self._layout.work_dir(strategy.id)
-            work_dir.mkdir(parents=True, exist_ok=True)
-            environment = build_environment(
-                self._host_environment,
-                self._strategy_variables(session, strategy.id),
-                {
-                    "ALGOVISOR_STRATEGY_ID": str(strategy.id),
-                    "ALGOVISOR_STRATEGY_NAME": strategy.name,
-                    "ALGOVISOR_RUN_ID": run.id,
-                    "ALGOVISOR_BROKER": strategy.broker,
-                    "ALGOVISOR_DATABASE_URL": self._config.database_url,
-                    "ALGOVISOR_DATA_DIR": str(self._layout.root),
-                },
+            popen = launch(
+                session,
+                self._layout,
+                self._secrets,
+                LaunchSettings(
+                    self._host_environment, self._config.database_url, self._config.log_max_bytes
+                ),
+                strategy,
+                version,
+                run,
             )
-            command = runner_command(
-                run_dir, Path(run.log_path), self._config.log_max_bytes, script
-            )
-            popen = spawn(command, environment, work_dir, Path(run.log_path))
-        except (OSError, ScriptTamperedError) as error:
+        except (OSError, AlgovisorError) as error:
             logger.exception("could not start %s", strategy.name)
             self._finalize(
                 session,
                 run,
                 RunEnd(script_missing=isinstance(error, FileNotFoundError)),
             )
-            if isinstance(error, ScriptTamperedError):
-                strategy.error_message = str(error)
+            if isinstance(error, AlgovisorError):
+                strategy.error_message = error.message
             elif not strategy.error_message:
                 strategy.error_message = f"could not start the process: {error}"
             return
@@ -488,31 +420,6 @@ class Reconciler:
         )
         self._watch(live)
         logger.info("started %s (run %s, pid %s)", strategy.name, run.id, popen.pid)
-
-    def _materialize(self, version: StrategyVersion) -> Path:
-        """The version's script on disk, written from the database if missing."""
-        path = self._layout.script_path(version.strategy_id, version.number, version.filename)
-        if path.exists():
-            if hashlib.sha256(path.read_bytes()).hexdigest() != version.sha256:
-                raise ScriptTamperedError(
-                    f"{path} was changed outside algovisor; make a new version with "
-                    "`algovisor strategy edit` instead of editing the stored copy"
-                )
-            return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(str(path), version.content)
-        return path
-
-    def _strategy_variables(self, session: Session, strategy_id: int) -> dict[str, str]:
-        variables = session.scalars(
-            select(StrategyEnvVar).where(StrategyEnvVar.strategy_id == strategy_id)
-        )
-        return {
-            variable.key: self._secrets.decrypt(variable.value)
-            if variable.is_secret
-            else variable.value
-            for variable in variables
-        }
 
     # ----- watching -----------------------------------------------------------------
 
@@ -576,10 +483,6 @@ class Reconciler:
                 apply_retention(log_dir, self._config.retention, protected)
 
 
-class ScriptTamperedError(Exception):
-    """The stored copy of a script no longer matches its version."""
-
-
 def _facts(strategy: Strategy) -> StrategyFacts:
     return StrategyFacts(
         intent=Intent(strategy.intent),
@@ -587,16 +490,3 @@ def _facts(strategy: Strategy) -> StrategyFacts:
         backoff_until=strategy.backoff_until,
         stop_message=strategy.stop_message,
     )
-
-
-def _current_version(session: Session, strategy_id: int) -> StrategyVersion | None:
-    latest = (
-        select(func.max(StrategyVersion.number))
-        .where(StrategyVersion.strategy_id == strategy_id)
-        .scalar_subquery()
-    )
-    return session.scalars(
-        select(StrategyVersion).where(
-            StrategyVersion.strategy_id == strategy_id, StrategyVersion.number == latest
-        )
-    ).first()

@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from algovisor.api.deps import Context, Wake
 from algovisor.errors import InvalidInputError
-from algovisor.services import logs
+from algovisor.services import environment, logs
 from algovisor.services import strategies as service
+from algovisor.services import versions as version_service
 from algovisor.services.views import (
     ActionResult,
     EnvVarView,
@@ -89,12 +90,12 @@ def configure_strategy(ctx: Context, ref: str, body: RunSettings) -> StrategyVie
 @router.put("/strategies/{ref}/script")
 async def edit_script(ctx: Context, ref: str, file: Annotated[UploadFile, File()]) -> VersionView:
     filename, content = await _read_upload(file, ctx.settings.max_script_bytes)
-    return service.edit(ctx, ref, filename, content)
+    return version_service.edit(ctx, ref, filename, content)
 
 
 @router.get("/strategies/{ref}/versions")
 def list_versions(ctx: Context, ref: str) -> list[VersionView]:
-    return service.versions(ctx, ref)
+    return version_service.versions(ctx, ref)
 
 
 class RollbackRequest(BaseModel):
@@ -103,12 +104,12 @@ class RollbackRequest(BaseModel):
 
 @router.post("/strategies/{ref}/rollback")
 def rollback(ctx: Context, ref: str, body: RollbackRequest) -> VersionView:
-    return service.rollback(ctx, ref, body.version)
+    return version_service.rollback(ctx, ref, body.version)
 
 
 @router.get("/strategies/{ref}/env")
 def env_list(ctx: Context, ref: str) -> list[EnvVarView]:
-    return service.env_list(ctx, ref)
+    return environment.env_list(ctx, ref)
 
 
 class EnvValue(BaseModel):
@@ -118,12 +119,12 @@ class EnvValue(BaseModel):
 
 @router.put("/strategies/{ref}/env/{key}")
 def env_set(ctx: Context, ref: str, key: str, body: EnvValue) -> EnvVarView:
-    return service.env_set(ctx, ref, key, body.value, secret=body.secret)
+    return environment.env_set(ctx, ref, key, body.value, secret=body.secret)
 
 
 @router.delete("/strategies/{ref}/env/{key}")
 def env_unset(ctx: Context, ref: str, key: str) -> dict[str, str]:
-    service.env_unset(ctx, ref, key)
+    environment.env_unset(ctx, ref, key)
     return {"message": f"unset {key}"}
 
 
