@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from algovisor.errors import UnavailableError
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_BUSY_TIMEOUT_MS = 5000  # also PostgreSQL's lock_timeout
 
 
 class DatabaseUnavailableError(UnavailableError):
@@ -47,7 +47,17 @@ def make_engine(url: str) -> Engine:
         # snapshot and never wait for the write lock.
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    event.listen(engine, "connect", _postgresql_timeouts)
+    return engine
+
+
+def _postgresql_timeouts(dbapi_connection: Any, _record: Any) -> None:
+    # A row or table lock held elsewhere must give a clear "busy" answer, like
+    # SQLite's busy timeout, not hang a request or a reconciler tick forever.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    dbapi_connection.commit()
 
 
 READ_ONLY_OPTION = "algovisor_read_only"
