@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from algovisor.db.models import StrategyEnvVar
+from algovisor.db.models import Strategy, StrategyEnvVar
 from algovisor.errors import NotFoundError
 from algovisor.services.context import ServiceContext
 from algovisor.services.strategies import refuse_while_running, resolve
@@ -34,13 +35,7 @@ def env_set(
     validate_env_value(key, value)
     stored = ctx.secrets.encrypt(value) if secret else value
     with ctx.transaction() as session:
-        strategy = resolve(session, ref, for_update=True)
-        refuse_while_running(session, strategy, "change the environment of")
-        variable = session.scalars(
-            select(StrategyEnvVar).where(
-                StrategyEnvVar.strategy_id == strategy.id, StrategyEnvVar.key == key
-            )
-        ).first()
+        strategy, variable = _changeable_variable(session, ref, key)
         if variable is None:
             variable = StrategyEnvVar(strategy_id=strategy.id, key=key)
             session.add(variable)
@@ -53,14 +48,22 @@ def env_set(
 def env_unset(ctx: ServiceContext, ref: str | int, key: str) -> None:
     validate_env_key(key)
     with ctx.transaction() as session:
-        strategy = resolve(session, ref, for_update=True)
-        refuse_while_running(session, strategy, "change the environment of")
-        variable = session.scalars(
-            select(StrategyEnvVar).where(
-                StrategyEnvVar.strategy_id == strategy.id, StrategyEnvVar.key == key
-            )
-        ).first()
+        strategy, variable = _changeable_variable(session, ref, key)
         if variable is None:
             raise NotFoundError(f"{strategy.name!r} has no environment variable {key}")
         session.delete(variable)
         strategy.updated_at = ctx.clock.now()
+
+
+def _changeable_variable(
+    session: Session, ref: str | int, key: str
+) -> tuple[Strategy, StrategyEnvVar | None]:
+    """The strategy, locked and not running, and its variable `key` if it has one."""
+    strategy = resolve(session, ref, for_update=True)
+    refuse_while_running(session, strategy, "change the environment of")
+    variable = session.scalars(
+        select(StrategyEnvVar).where(
+            StrategyEnvVar.strategy_id == strategy.id, StrategyEnvVar.key == key
+        )
+    ).first()
+    return strategy, variable
