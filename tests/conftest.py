@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -85,13 +86,32 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(data_dir: Path, database_url: str) -> Settings:
+def script_limit_bytes() -> int:
+    """The script size limit; test folders that check it override this with a small one."""
+    return Settings().max_script_bytes
+
+
+@pytest.fixture
+def settings(data_dir: Path, database_url: str, script_limit_bytes: int) -> Settings:
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         reconcile_interval_secs=0.2,
         resource_sample_secs=1.0,
+        max_script_bytes=script_limit_bytes,
     )
+
+
+@contextlib.contextmanager
+def exclusive_lock(database_path: Path) -> Iterator[None]:
+    """Another process's exclusive transaction on the SQLite file, as a backup tool would."""
+    connection = sqlite3.connect(database_path, isolation_level=None)
+    connection.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        connection.execute("ROLLBACK")
+        connection.close()
 
 
 @pytest.fixture

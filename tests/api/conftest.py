@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,21 +10,14 @@ from fastapi.testclient import TestClient
 from algovisor.api.app import create_app
 from algovisor.services import api_keys
 from algovisor.services.context import ServiceContext
-from algovisor.settings import Settings
 
 # Small, so that "over the limit" costs a few kilobytes, not a megabyte per test.
 SCRIPT_LIMIT_BYTES = 4096
 
 
 @pytest.fixture
-def settings(data_dir: Path, database_url: str) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        reconcile_interval_secs=0.2,
-        resource_sample_secs=1.0,
-        max_script_bytes=SCRIPT_LIMIT_BYTES,
-    )
+def script_limit_bytes() -> int:
+    return SCRIPT_LIMIT_BYTES
 
 
 @pytest.fixture

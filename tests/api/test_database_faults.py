@@ -3,10 +3,7 @@ changes nothing, and works again once the database is back."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,22 +19,11 @@ from algovisor.services import strategies as strategy_service
 from algovisor.services import versions as version_service
 from algovisor.services.context import ServiceContext
 from algovisor.settings import Settings
+from tests.conftest import exclusive_lock
 
 SCRIPT = b"import time\nwhile True:\n    time.sleep(0.1)\n"
 # A closed port: nothing listens on 1, so connecting fails at once.
 UNREACHABLE_URL = "postgresql+psycopg://algovisor:hunter2@127.0.0.1:1/algovisor"
-
-
-@contextmanager
-def exclusive_lock(database_path: Path) -> Iterator[None]:
-    """Another process's exclusive transaction on the SQLite file, as a backup tool would."""
-    connection = sqlite3.connect(database_path, isolation_level=None)
-    connection.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        connection.execute("ROLLBACK")
-        connection.close()
 
 
 def assert_unavailable(response: httpx.Response, fragment: str) -> None:

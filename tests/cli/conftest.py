@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from click.testing import Result
@@ -18,14 +17,8 @@ CliCall = Callable[..., Result]
 
 
 @pytest.fixture
-def settings(data_dir: Path, database_url: str) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        reconcile_interval_secs=0.2,
-        resource_sample_secs=1.0,
-        max_script_bytes=SCRIPT_LIMIT_BYTES,
-    )
+def script_limit_bytes() -> int:
+    return SCRIPT_LIMIT_BYTES
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ from algovisor.services.context import ServiceContext
 from algovisor.settings import Settings
 from algovisor.supervisor.reconciler import Reconciler
 from tests.cli.conftest import SCRIPT_LIMIT_BYTES, CliCall
-from tests.conftest import HostProcess, converge, wait_until
+from tests.conftest import HostProcess, converge, exclusive_lock, wait_until
 
 LOOPING = """
 import time
@@ -467,17 +465,6 @@ def test_the_real_command_fails_without_a_traceback(
 
 
 # ----- the database is locked or unreachable ----------------------------------------------
-
-
-@contextmanager
-def exclusive_lock(database_path: Path) -> Iterator[None]:
-    connection = sqlite3.connect(database_path, isolation_level=None)
-    connection.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        connection.execute("ROLLBACK")
-        connection.close()
 
 
 def test_a_locked_database_gets_a_clear_message(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from algovisor.db.models import ApiKey
 from algovisor.errors import AuthError, InvalidInputError, NotFoundError
@@ -71,7 +71,7 @@ def revoke(ctx: ServiceContext, key_id: int) -> None:
 
 def count(ctx: ServiceContext) -> int:
     with ctx.reading() as session:
-        return len(session.scalars(select(ApiKey.id)).all())
+        return session.scalar(select(func.count(ApiKey.id))) or 0
 
 
 def _view(row: ApiKey) -> ApiKeyView:

@@ -129,10 +129,6 @@ class Reconciler:
         os.close(self._wake_read)
         os.close(self._wake_write)
 
-    @property
-    def live_run_ids(self) -> set[str]:
-        return set(self._live)
-
     # ----- startup sweep ------------------------------------------------------------
 
     def recover(self) -> None:
@@ -212,7 +208,7 @@ class Reconciler:
                 if desired.should_run and run is None:
                     to_spawn.append(strategy)
                 elif run is not None and run.id in self._live:
-                    self._converge_run(session, strategy, run, desired.should_run)
+                    self._converge_run(strategy, run, desired.should_run)
                 self._show(strategy, run, desired.idle_state.value, desired.message)
             self._escalate_kills()
             self._maybe_sample(session, active)
@@ -221,9 +217,7 @@ class Reconciler:
             self._spawn_all([strategy.id for strategy in to_spawn])
         self._maybe_apply_retention()
 
-    def _converge_run(
-        self, session: Session, strategy: Strategy, run: Run, should_run: bool
-    ) -> None:
+    def _converge_run(self, strategy: Strategy, run: Run, should_run: bool) -> None:
         if run.status == RunStatus.STOPPING:
             return
         if not should_run:
