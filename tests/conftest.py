@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -25,7 +26,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from algovisor.clock import SystemClock
+from algovisor.clock import Clock, SystemClock
+from algovisor.data_layout import DataLayout
+from algovisor.schedule.library import load_library_calendars
 from algovisor.services import api_keys
 from algovisor.services.context import ServiceContext
 from algovisor.settings import Settings
@@ -78,10 +81,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+@pytest.fixture(scope="session")
+def calendar_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The library calendars extracted once per test session (it takes seconds: pandas)."""
+    path = tmp_path_factory.mktemp("calendars") / "library-cache.json"
+    load_library_calendars(path)
+    return path
+
+
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
+def data_dir(tmp_path: Path, calendar_cache: Path) -> Path:
     path = tmp_path / "data"
-    path.mkdir(exist_ok=True)
+    (path / "calendars").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(calendar_cache, DataLayout(path).calendar_cache)
     return path
 
 
@@ -136,18 +148,31 @@ FAST_POLICY = RestartPolicy(
 )
 
 
-def make_reconciler(ctx: ServiceContext, policy: RestartPolicy = FAST_POLICY) -> Reconciler:
+def make_reconciler(
+    ctx: ServiceContext,
+    policy: RestartPolicy = FAST_POLICY,
+    clock: Clock | None = None,
+    resource_sample_secs: float = 0.5,
+) -> Reconciler:
     config = SupervisorConfig(
         host_name="test-host",
         boot_id=current_boot_id(),
         database_url=ctx.settings.resolved_database_url,
         interval_secs=0.1,
-        resource_sample_secs=0.5,
+        resource_sample_secs=resource_sample_secs,
         log_max_bytes=ctx.settings.log_max_bytes,
         retention=RetentionLimits(50, 30, 1024**3),
         policy=policy,
     )
-    return Reconciler(ctx.sessions, ctx.layout, ctx.secrets, SystemClock(), config, os.environ)
+    return Reconciler(
+        ctx.sessions,
+        ctx.layout,
+        ctx.secrets,
+        clock or SystemClock(),
+        config,
+        os.environ,
+        ctx.calendars.current,
+    )
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ class DataLayout:
             self.root / "strategies",
             self.root / "logs",
             self.root / "runs",
+            self.root / "calendars",
         ):
             directory.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
@@ -41,6 +42,19 @@ class DataLayout:
     def run_dir(self, run_id: str) -> Path:
         """Control files of a live run: its heartbeat and, at the end, its exit record."""
         return self.root / "runs" / run_id
+
+    @property
+    def calendar_overrides(self) -> Path:
+        """The trader's holiday and special-session corrections (CSV)."""
+        return self.root / "calendar-overrides.csv"
+
+    @property
+    def calendar_last_good(self) -> Path:
+        return self.root / "calendars" / "overrides.last-good.csv"
+
+    @property
+    def calendar_cache(self) -> Path:
+        return self.root / "calendars" / "library-cache.json"
 
     @property
     def host_lock(self) -> Path:

@@ -103,8 +103,17 @@ def serve(
         if examples_dir is not None:
             for name in add_examples(ctx, examples_dir):
                 say(f"added example strategy: {name}")
+        if ctx.calendars.write_template():
+            say(f"calendar overrides: edit {ctx.calendars.overrides_path} to add holidays")
+        ctx.calendars.current()  # load calendars before the first tick; reports a bad file
         reconciler = Reconciler(
-            ctx.sessions, ctx.layout, ctx.secrets, ctx.clock, config, os.environ
+            ctx.sessions,
+            ctx.layout,
+            ctx.secrets,
+            ctx.clock,
+            config,
+            os.environ,
+            ctx.calendars.current,
         )
         stop = threading.Event()
         thread = threading.Thread(

@@ -117,7 +117,7 @@ def test_every_route_but_health_needs_a_valid_api_key(ctx: ServiceContext, api_k
     with TestClient(create_app(ctx)) as anonymous:
         for method, template in routes:
             # Aimed at a strategy that exists: a missing key must not delete or change it.
-            path = template.format(ref=existing.id, key="SYMBOL")
+            path = template.format(ref=existing.id, key="SYMBOL", exchange="NSE")
             missing = anonymous.request(method, path)
             assert_error(missing, 401, "missing API key")
             assert "X-API-Key" in missing.json()["detail"]
@@ -126,7 +126,9 @@ def test_every_route_but_health_needs_a_valid_api_key(ctx: ServiceContext, api_k
             # With the right key the same route answers (a strategy that does not exist,
             # so nothing changes): the door is the key, not something else refusing.
             authorised = anonymous.request(
-                method, template.format(ref="999", key="SYMBOL"), headers={"X-API-Key": api_key}
+                method,
+                template.format(ref="999", key="SYMBOL", exchange="NSE"),
+                headers={"X-API-Key": api_key},
             )
             assert authorised.status_code in {200, 404, 422}, (method, path, authorised.text)
 

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from algovisor import __version__
 from algovisor.api.deps import require_api_key
 from algovisor.api.errors import install_error_handlers
-from algovisor.api.routers import health, strategies
+from algovisor.api.routers import health, schedules, strategies
 from algovisor.services.context import ServiceContext
 
 
@@ -27,6 +27,7 @@ def create_app(context: ServiceContext, wake: Callable[[], None] = lambda: None)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(strategies.router, dependencies=[Depends(require_api_key)])
+    app.include_router(schedules.router, dependencies=[Depends(require_api_key)])
 
     @app.get("/api/openapi.json", include_in_schema=False, dependencies=[Depends(require_api_key)])
     def openapi_schema() -> dict[str, Any]:

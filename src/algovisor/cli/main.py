@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from algovisor.cli import strategy
+from algovisor.cli import calendar, strategy
 from algovisor.cli.context import GlobalOptions, open_context
 from algovisor.cli.output import (
     console,
@@ -19,6 +19,7 @@ from algovisor.cli.output import (
     when,
 )
 from algovisor.services import api_keys, hosts, openalgo_import
+from algovisor.services import schedules as schedule_service
 from algovisor.services import strategies as strategy_service
 
 app = typer.Typer(
@@ -27,6 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(strategy.app, name="strategy")
+app.add_typer(calendar.app, name="calendar")
+app.command("explain")(calendar.explain)
 keys_app = typer.Typer(help="API keys for the REST API.", no_args_is_help=True)
 app.add_typer(keys_app, name="api-key")
 
@@ -92,6 +95,9 @@ def status(typer_context: typer.Context, as_json: Json = False) -> None:
             for r in rows
         ],
     )
+    problem = schedule_service.calendar_problem(ctx)
+    if problem:
+        console.print(f"[yellow]calendar overrides:[/] {problem}", highlight=False)
     host = hosts.host_running(ctx)
     console.print(
         f"host: {host}" if host else f"[yellow]{hosts.no_host_message(ctx)}[/]", highlight=False

@@ -12,6 +12,7 @@ from algovisor.cli.context import open_context
 from algovisor.cli.output import console, duration, handle_errors, print_json, table, when
 from algovisor.errors import InvalidInputError
 from algovisor.services import environment, hosts, logs
+from algovisor.services import schedules as schedule_service
 from algovisor.services import strategies as service
 from algovisor.services import versions as version_service
 from algovisor.services.context import ServiceContext
@@ -103,6 +104,7 @@ def show(typer_context: typer.Context, ref: Ref, as_json: Json = False) -> None:
         ("state", view.state),
         ("message", view.error_message or view.state_message),
         ("intent", view.intent),
+        ("schedule", view.schedule.description if view.schedule else "none (manual)"),
         ("version", view.current_version),
         ("restarts", view.restart_count),
         ("backoff until", when(view.backoff_until)),
@@ -127,17 +129,86 @@ def _action(name: str, target: StrategyState | None, help_text: str) -> None:
         as_json: Json = False,
     ) -> None:
         ctx = open_context(typer_context)
-        action = {"start": service.start, "stop": service.stop, "restart": service.restart}[name]
+        action = {"start": service.start, "restart": service.restart}[name]
         _report_action(ctx, action(ctx, ref), as_json)
         if wait and target is not None:
             _wait(ctx, ref, target, timeout)
 
 
-_action("start", StrategyState.RUNNING, "Ask the host to start a strategy.")
-_action(
-    "stop", StrategyState.STOPPED, "Ask the host to stop a strategy (persists across restarts)."
-)
+_action("start", StrategyState.RUNNING, "Ask the host to start a strategy (or arm its schedule).")
 _action("restart", StrategyState.RUNNING, "Replace the running process with a fresh one.")
+
+
+@app.command("stop")
+@handle_errors
+def stop(
+    typer_context: typer.Context,
+    ref: Ref,
+    until_next_window: Annotated[
+        bool,
+        typer.Option(
+            "--until-next-window", help="stop for this window only; the schedule starts it again"
+        ),
+    ] = False,
+    wait: Wait = False,
+    timeout: Timeout = 30.0,
+    as_json: Json = False,
+) -> None:
+    """Ask the host to stop a strategy: until started again (persists across restarts)."""
+    ctx = open_context(typer_context)
+    if until_next_window:
+        result = schedule_service.stop_for_this_window(ctx, ref)
+    else:
+        result = service.stop(ctx, ref)
+    _report_action(ctx, result, as_json)
+    if wait and (not until_next_window or result.strategy.window_skipped_until is not None):
+        _wait(ctx, ref, StrategyState.STOPPED, timeout)
+
+
+@app.command("schedule")
+@handle_errors
+def schedule(
+    typer_context: typer.Context,
+    ref: Ref,
+    start: Annotated[str, typer.Option("--start", help="HH:MM in IST, e.g. 09:15")],
+    stop: Annotated[
+        str | None, typer.Option("--stop", help="HH:MM in IST; leave out to run around the clock")
+    ] = None,
+    days: Annotated[str, typer.Option("--days", help="e.g. mon-fri, mon,wed,fri, daily")] = (
+        "mon-fri"
+    ),
+    exchange: Annotated[
+        str, typer.Option("--exchange", help="NSE, BSE, NFO, BFO, CDS, MCX or CRYPTO")
+    ] = "NSE",
+    special_sessions: Annotated[
+        bool,
+        typer.Option(
+            "--special-sessions/--no-special-sessions", help="trade special sessions (Muhurat)"
+        ),
+    ] = True,
+    as_json: Json = False,
+) -> None:
+    """Run a strategy inside a daily window on its exchange's trading days."""
+    ctx = open_context(typer_context)
+    checked = schedule_service.checked_schedule(start, stop, days, exchange, special_sessions)
+    view = schedule_service.set_schedule(ctx, ref, checked)
+    if as_json:
+        print_json(view)
+        return
+    console.print(f"{view.name}: scheduled {checked.describe()}", highlight=False)
+    if view.intent != "run":
+        console.print(f"It is stopped; arm it with: algovisor strategy start {view.name}")
+
+
+@app.command("unschedule")
+@handle_errors
+def unschedule(typer_context: typer.Context, ref: Ref, as_json: Json = False) -> None:
+    """Remove a strategy's schedule: it then runs only when started, until stopped."""
+    view = schedule_service.clear_schedule(open_context(typer_context), ref)
+    if as_json:
+        print_json(view)
+    else:
+        console.print(f"{view.name}: no schedule; it runs when started", highlight=False)
 
 
 @app.command("configure")

@@ -67,6 +67,14 @@ class Strategy(Base):
     grace_secs: Mapped[float] = mapped_column(Float, default=10.0)
     final_exit_codes: Mapped[list[int]] = mapped_column(default=list)
     memory_limit_mb: Mapped[int | None] = mapped_column(Integer)
+    # The schedule, in the exchange's wall-clock time; no start time: manual only.
+    schedule_start: Mapped[str | None] = mapped_column(String(5))  # "HH:MM"
+    schedule_stop: Mapped[str | None] = mapped_column(String(5))  # None: no daily stop
+    schedule_days: Mapped[str | None] = mapped_column(String(32))  # "mon,tue,wed"
+    schedule_exchange: Mapped[str | None] = mapped_column(String(8))
+    schedule_special_sessions: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Stopped for the rest of the current window (user's choice, or a clean exit).
+    window_skipped_until: Mapped[datetime | None] = mapped_column()
 
     # Observed state, written only by the reconciler.
     state: Mapped[str] = mapped_column(String(16), default="stopped")
@@ -146,7 +154,7 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
     stop_requested_at: Mapped[datetime | None] = mapped_column()
-    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    stop_reason: Mapped[str | None] = mapped_column(String(64))
     ended_at: Mapped[datetime | None] = mapped_column()
 
     exit_code: Mapped[int | None] = mapped_column(Integer)

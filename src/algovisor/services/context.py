@@ -13,6 +13,7 @@ from algovisor.clock import Clock, SystemClock
 from algovisor.data_layout import DataLayout
 from algovisor.db.engine import make_engine, make_session_factory, translate_database_errors
 from algovisor.db.migrate import upgrade
+from algovisor.schedule.store import CalendarStore
 from algovisor.security.encryption import SecretBox
 from algovisor.settings import Settings
 
@@ -25,6 +26,7 @@ class ServiceContext:
     read_sessions: sessionmaker[Session]
     layout: DataLayout
     secrets: SecretBox
+    calendars: CalendarStore
     clock: Clock = field(default_factory=SystemClock)
 
     @classmethod
@@ -42,13 +44,17 @@ class ServiceContext:
         cls, settings: Settings, engine: Engine, clock: Clock | None = None
     ) -> ServiceContext:
         """Wire a context around an engine, touching neither the database nor the disk."""
+        layout = DataLayout(settings.data_dir)
         return cls(
             settings=settings,
             engine=engine,
             sessions=make_session_factory(engine),
             read_sessions=make_session_factory(engine, read_only=True),
-            layout=DataLayout(settings.data_dir),
+            layout=layout,
             secrets=SecretBox.in_data_dir(settings.data_dir),
+            calendars=CalendarStore(
+                layout.calendar_overrides, layout.calendar_last_good, layout.calendar_cache
+            ),
             clock=clock or SystemClock(),
         )
 

@@ -37,6 +37,9 @@ def no_host_message(ctx: ServiceContext) -> str:
     )
 
 
+OUTSIDE_WINDOW = {StrategyState.SCHEDULED.value, StrategyState.PAUSED.value}
+
+
 def wait_for(
     ctx: ServiceContext,
     ref: str | int,
@@ -76,6 +79,11 @@ def wait_for(
             and view.intent == "stop"
         ):
             raise WaitFailedError(f"{view.name} stopped: {view.state_message}")
+        if target is StrategyState.RUNNING and view.state in OUTSIDE_WINDOW:
+            raise WaitFailedError(
+                f"{view.name} is armed but {view.state} ({view.state_message}); "
+                "it starts when its window opens"
+            )
         if now >= deadline:
             raise WaitFailedError(
                 f"{view.name} is still {view.state} after {timeout_secs:.0f} s"

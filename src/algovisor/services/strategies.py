@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from algovisor.db.models import Run, Strategy, StrategyVersion
 from algovisor.db.queries import current_version
 from algovisor.errors import ConflictError, InvalidInputError, NotFoundError
+from algovisor.schedule.calendar import INDIA
 from algovisor.services.context import ServiceContext
 from algovisor.services.validation import (
     MAX_DATABASE_INT,
@@ -27,9 +28,11 @@ from algovisor.services.validation import (
 from algovisor.services.views import (
     ActionResult,
     RunView,
+    ScheduleView,
     StatusRow,
     StrategyView,
 )
+from algovisor.supervisor.facts import schedule_of
 from algovisor.supervisor.states import ACTIVE_RUN_STATUSES, Intent, StrategyState
 
 KNOWN_BROKERS = ("paper",)
@@ -130,6 +133,8 @@ def strategy_view(session: Session, strategy: Strategy, now: datetime) -> Strate
         grace_secs=strategy.grace_secs,
         final_exit_codes=list(strategy.final_exit_codes),
         memory_limit_mb=strategy.memory_limit_mb,
+        schedule=ScheduleView.of(schedule_of(strategy)),
+        window_skipped_until=strategy.window_skipped_until,
         current_version=version.number if version else None,
         created_at=strategy.created_at,
         updated_at=strategy.updated_at,
@@ -329,6 +334,7 @@ def start(ctx: ServiceContext, ref: str | int) -> ActionResult:
         strategy.intent = Intent.RUN.value
         strategy.stop_message = None
         strategy.backoff_until = None
+        strategy.window_skipped_until = None
         strategy.updated_at = now
         return ActionResult(
             strategy=strategy_view(session, strategy, now), message="start requested"
@@ -340,8 +346,11 @@ def stop(ctx: ServiceContext, ref: str | int) -> ActionResult:
     with ctx.transaction() as session:
         strategy = resolve(session, ref, for_update=True)
         strategy.intent = Intent.STOP.value
-        strategy.stop_message = f"stopped by the user at {now:%Y-%m-%d %H:%M:%S} UTC"
+        strategy.stop_message = (
+            f"stopped by the user at {now.astimezone(INDIA):%Y-%m-%d %H:%M:%S %Z}"
+        )
         strategy.backoff_until = None
+        strategy.window_skipped_until = None
         strategy.updated_at = now
         return ActionResult(
             strategy=strategy_view(session, strategy, now), message="stop requested"
@@ -361,6 +370,7 @@ def restart(ctx: ServiceContext, ref: str | int) -> ActionResult:
         strategy.intent = Intent.RUN.value
         strategy.stop_message = None
         strategy.backoff_until = None
+        strategy.window_skipped_until = None
         strategy.restart_generation += 1
         strategy.updated_at = now
         return ActionResult(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel
+
+from algovisor.schedule.windows import Schedule, format_days
 
 
 class VersionView(BaseModel):
@@ -40,6 +42,28 @@ class RunView(BaseModel):
     rss_bytes: int | None
 
 
+class ScheduleView(BaseModel):
+    start: str  # HH:MM in the exchange's time zone (IST)
+    stop: str | None  # None: no daily stop
+    days: str
+    exchange: str
+    special_sessions: bool
+    description: str
+
+    @classmethod
+    def of(cls, schedule: Schedule | None) -> ScheduleView | None:
+        if schedule is None:
+            return None
+        return cls(
+            start=f"{schedule.start:%H:%M}",
+            stop=f"{schedule.stop:%H:%M}" if schedule.stop else None,
+            days=format_days(schedule.days),
+            exchange=schedule.exchange,
+            special_sessions=schedule.special_sessions,
+            description=schedule.describe(),
+        )
+
+
 class StrategyView(BaseModel):
     id: int
     name: str
@@ -54,6 +78,8 @@ class StrategyView(BaseModel):
     grace_secs: float
     final_exit_codes: list[int]
     memory_limit_mb: int | None
+    schedule: ScheduleView | None
+    window_skipped_until: datetime | None
     current_version: int | None
     created_at: datetime
     updated_at: datetime
@@ -87,3 +113,39 @@ class ActionResult(BaseModel):
 
     strategy: StrategyView
     message: str
+
+
+class Explanation(BaseModel):
+    """`explain`: the desired state at one instant and every reason behind it."""
+
+    strategy: str
+    at: datetime  # in the exchange's time zone
+    should_run: bool
+    state: str
+    reasons: list[str]
+    warnings: list[str]
+    next_change_at: datetime | None
+    schedule: ScheduleView | None
+    calendar_problem: str | None
+    summary: str
+
+
+class CalendarDayView(BaseModel):
+    date: date
+    weekday: str
+    kind: str  # holiday | session | trading
+    name: str
+    opens: str | None = None
+    closes: str | None = None
+
+
+class CalendarView(BaseModel):
+    exchange: str
+    year: int
+    source: str
+    coverage: str
+    covered_through: date | None
+    year_covered: bool
+    days: list[CalendarDayView]
+    overrides_file: str
+    problem: str | None

@@ -15,10 +15,9 @@ import selectors
 import shutil
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import psutil
 from sqlalchemy import select
@@ -29,8 +28,12 @@ from algovisor.data_layout import DataLayout
 from algovisor.db.models import Run, Strategy, StrategyVersion
 from algovisor.db.queries import current_version
 from algovisor.errors import AlgovisorError
+from algovisor.schedule.calendar import CalendarBook
+from algovisor.schedule.windows import window_close
 from algovisor.security.encryption import SecretBox
+from algovisor.supervisor.chores import PeriodicChores
 from algovisor.supervisor.config import SupervisorConfig
+from algovisor.supervisor.facts import facts_of, schedule_of
 from algovisor.supervisor.identity import (
     ProcessIdentity,
     find_by_marker,
@@ -38,10 +41,7 @@ from algovisor.supervisor.identity import (
     start_time_since_boot,
 )
 from algovisor.supervisor.launch import LaunchSettings, launch, read_exit_record
-from algovisor.supervisor.lease import renew_lease
-from algovisor.supervisor.logfiles import apply_retention
 from algovisor.supervisor.processes import LiveRun, ProcessTree, open_pidfd
-from algovisor.supervisor.resources import ResourceSampler
 from algovisor.supervisor.restart_policy import (
     EndReason,
     RunEnd,
@@ -51,17 +51,16 @@ from algovisor.supervisor.restart_policy import (
 from algovisor.supervisor.states import (
     ACTIVE_RUN_STATUSES,
     PROCESS_STATES,
+    DesiredState,
     Intent,
     RunStatus,
-    StrategyFacts,
+    StrategyState,
     desired_state,
 )
 
 logger = logging.getLogger(__name__)
 
 MEMORY_BREACHES_BEFORE_RESTART = 3
-LEASE_RENEW_SECS = 2.0
-RETENTION_EVERY_SECS = 60.0
 
 
 class Reconciler:
@@ -73,22 +72,22 @@ class Reconciler:
         clock: Clock,
         config: SupervisorConfig,
         host_environment: Mapping[str, str],
+        calendars: Callable[[], CalendarBook],
     ) -> None:
         self._sessions = session_factory
+        self._calendars = calendars
+        self._warned: set[str] = set()  # calendar warnings already logged
         self._layout = layout
         self._secrets = secret_box
         self._clock = clock
         self._config = config
         self._host_environment = dict(host_environment)
         self._live: dict[str, LiveRun] = {}
-        self._sampler = ResourceSampler()
         self._selector = selectors.DefaultSelector()
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._wake_read, selectors.EVENT_READ)
         self._exited: set[str] = set()  # run ids whose pidfd became readable
-        self._next_sample = 0.0
-        self._next_lease = 0.0
-        self._next_retention = 0.0
+        self._chores = PeriodicChores(layout, clock, config)
 
     # ----- the loop -----------------------------------------------------------------
 
@@ -193,6 +192,9 @@ class Reconciler:
 
     def tick(self) -> None:
         now = self._clock.now()
+        calendars = self._calendars()
+        if calendars.problem is not None:
+            self._warn_once((f"overrides not applied: {calendars.problem}",))
         with self._sessions.begin() as session:
             self._finalize_exited(session)
             runs = self._active_runs(session)
@@ -204,24 +206,26 @@ class Reconciler:
             to_spawn: list[Strategy] = []
             for strategy in strategies:
                 run = active.get(strategy.id)
-                desired = desired_state(_facts(strategy), now)
+                desired = desired_state(facts_of(strategy), now, calendars)
                 if desired.should_run and run is None:
                     to_spawn.append(strategy)
                 elif run is not None and run.id in self._live:
-                    self._converge_run(strategy, run, desired.should_run)
-                self._show(strategy, run, desired.idle_state.value, desired.message)
+                    self._converge_run(strategy, run, desired)
+                self._show(strategy, run, desired)
+                self._warn_once(desired.warnings)
             self._escalate_kills()
-            self._maybe_sample(session, active)
-            self._maybe_renew_lease(session, now)
+            self._chores.sample(session, active, self._live)
+            self._chores.renew_lease(session, now)
         if to_spawn:
             self._spawn_all([strategy.id for strategy in to_spawn])
-        self._maybe_apply_retention()
+        self._chores.apply_retention(self._live.values())
 
-    def _converge_run(self, strategy: Strategy, run: Run, should_run: bool) -> None:
+    def _converge_run(self, strategy: Strategy, run: Run, desired: DesiredState) -> None:
         if run.status == RunStatus.STOPPING:
             return
-        if not should_run:
-            self._request_stop(strategy, run, "requested")
+        if not desired.should_run:
+            scheduled = desired.idle_state in (StrategyState.SCHEDULED, StrategyState.PAUSED)
+            self._request_stop(strategy, run, "window closed" if scheduled else "requested")
         elif run.restart_generation < strategy.restart_generation:
             self._request_stop(strategy, run, "restart")
         elif strategy.memory_limit_mb and run.memory_breaches >= MEMORY_BREACHES_BEFORE_RESTART:
@@ -233,12 +237,19 @@ class Reconciler:
             )
             self._request_stop(strategy, run, EndReason.MEMORY_LIMIT.value)
 
-    def _show(self, strategy: Strategy, run: Run | None, idle_state: str, message: str) -> None:
+    def _warn_once(self, warnings: tuple[str, ...]) -> None:
+        for warning in warnings:
+            if warning not in self._warned:
+                self._warned.add(warning)
+                logger.warning("calendar: %s", warning)
+
+    def _show(self, strategy: Strategy, run: Run | None, desired: DesiredState) -> None:
         if run is not None:
             state = PROCESS_STATES[RunStatus(run.status)].value
-            message = f"pid {run.pid}" if run.pid else "starting"
+            notes = [f"pid {run.pid}" if run.pid else "starting"]
+            message = "; ".join(notes + [f"warning: {text}" for text in desired.warnings])
         else:
-            state = idle_state
+            state, message = desired.idle_state.value, desired.message
         if strategy.state != state:
             strategy.state = state
         if strategy.state_message != message:
@@ -333,14 +344,25 @@ class Reconciler:
         if step.error_message:
             strategy.error_message = step.error_message
         elif step.stop_message:
-            strategy.intent = Intent.STOP.value
-            strategy.stop_message = step.stop_message
+            self._hold_after_exit(strategy, step.stop_message, now)
         elif step.restart_after_secs is not None:
             strategy.restart_count += 1
             if step.restart_after_secs > 0:
                 strategy.backoff_until = now + timedelta(seconds=step.restart_after_secs)
         logger.info("run %s of %s ended: %s", run.id, strategy.name, ended.description)
         shutil.rmtree(self._layout.run_dir(run.id), ignore_errors=True)
+
+    def _hold_after_exit(self, strategy: Strategy, message: str, now: datetime) -> None:
+        """A run that ended itself is done: for the rest of its window, or until started."""
+        schedule = schedule_of(strategy)
+        closes = (
+            window_close(schedule, self._calendars()[schedule.exchange], now) if schedule else None
+        )
+        if closes is not None:
+            strategy.window_skipped_until = closes
+        else:
+            strategy.intent = Intent.STOP.value
+        strategy.stop_message = message
 
     # ----- starting -----------------------------------------------------------------
 
@@ -429,58 +451,3 @@ class Reconciler:
                 self._selector.unregister(live.pidfd)
             os.close(live.pidfd)
             live.pidfd = None
-
-    # ----- periodic chores ----------------------------------------------------------
-
-    def _maybe_sample(self, session: Session, active: dict[int, Run]) -> None:
-        monotonic = self._clock.monotonic()
-        if monotonic < self._next_sample:
-            return
-        self._next_sample = monotonic + self._config.resource_sample_secs
-        runs = {run.id: run for run in active.values() if run.id in self._live}
-        usage = self._sampler.sample({run_id: self._live[run_id].pid for run_id in runs})
-        now = self._clock.now()
-        limits = {
-            strategy.id: strategy.memory_limit_mb
-            for strategy in session.scalars(
-                select(Strategy).where(Strategy.memory_limit_mb.is_not(None))
-            )
-        }
-        for run_id, measured in usage.items():
-            run = runs[run_id]
-            run.cpu_percent = round(measured.cpu_percent, 1)
-            run.rss_bytes = measured.rss_bytes
-            run.sampled_at = now
-            limit_mb = limits.get(run.strategy_id)
-            if limit_mb:
-                over = measured.rss_bytes > limit_mb * 1024 * 1024
-                run.memory_breaches = run.memory_breaches + 1 if over else 0
-
-    def _maybe_renew_lease(self, session: Session, now: datetime) -> None:
-        monotonic = self._clock.monotonic()
-        if monotonic >= self._next_lease:
-            self._next_lease = monotonic + LEASE_RENEW_SECS
-            renew_lease(session, now)
-
-    def _maybe_apply_retention(self) -> None:
-        monotonic = self._clock.monotonic()
-        if monotonic < self._next_retention:
-            return
-        self._next_retention = monotonic + RETENTION_EVERY_SECS
-        protected = {
-            Path(str(self._layout.log_path(live.strategy_id, live.run_id))).name
-            for live in self._live.values()
-        }
-        logs_root = self._layout.root / "logs"
-        for log_dir in logs_root.iterdir() if logs_root.exists() else ():
-            if log_dir.is_dir():
-                apply_retention(log_dir, self._config.retention, protected)
-
-
-def _facts(strategy: Strategy) -> StrategyFacts:
-    return StrategyFacts(
-        intent=Intent(strategy.intent),
-        error_message=strategy.error_message,
-        backoff_until=strategy.backoff_until,
-        stop_message=strategy.stop_message,
-    )

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from algovisor.schedule.calendar import CalendarBook
+from algovisor.schedule.windows import Schedule, evaluate, format_local
+
 
 class StrategyState(StrEnum):
     """The states a trader reads; the first four are 'idle', the next four have a process."""
@@ -58,6 +61,12 @@ class StrategyFacts:
     error_message: str | None = None
     backoff_until: datetime | None = None
     stop_message: str | None = None
+    schedule: Schedule | None = None  # None: manual only
+    window_skipped_until: datetime | None = None
+    # Master-contract readiness of the strategy's broker. A stub until master
+    # contracts arrive: nothing sets it to False yet.
+    contract_ready: bool = True
+    contract_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +77,20 @@ class DesiredState:
     idle_state: StrategyState
     reasons: tuple[str, ...]
     next_change_at: datetime | None = None
+    warnings: tuple[str, ...] = ()  # e.g. a day past the calendar's holiday data
 
     @property
     def message(self) -> str:
-        return "; ".join(self.reasons)
+        return "; ".join(self.reasons + tuple(f"warning: {text}" for text in self.warnings))
 
 
-def desired_state(facts: StrategyFacts, now: datetime) -> DesiredState:
-    """Decide, from facts alone, whether the strategy should be running at `now`."""
+def desired_state(facts: StrategyFacts, now: datetime, calendars: CalendarBook) -> DesiredState:
+    """Decide, from facts alone, whether the strategy should be running at `now`.
+
+    The order is the order of precedence: a person's attention (error), the
+    user's stop, the schedule and calendar, the user's stop for this window,
+    the master contract, then the restart backoff.
+    """
     if facts.error_message:
         return DesiredState(
             False,
@@ -84,12 +99,51 @@ def desired_state(facts: StrategyFacts, now: datetime) -> DesiredState:
         )
     if facts.intent is Intent.STOP:
         return DesiredState(False, StrategyState.STOPPED, (facts.stop_message or "stopped",))
+    running_reason, window_closes = "started by the user", None
+    warnings: tuple[str, ...] = ()
+    if facts.schedule is not None:
+        calendar = calendars[facts.schedule.exchange]
+        window = evaluate(facts.schedule, calendar, now)
+        warnings = window.warnings
+        if not window.open:
+            state = StrategyState.PAUSED if window.exchange_closed else StrategyState.SCHEDULED
+            label = "next session" if window.exchange_closed else "next start"
+            upcoming = (
+                f"{label} {format_local(window.changes_at, calendar)}"
+                if window.changes_at
+                else "no window opens in the next year"
+            )
+            return DesiredState(
+                False, state, (window.reason, upcoming), window.changes_at, warnings
+            )
+        skipped_until = facts.window_skipped_until
+        if skipped_until is not None and now < skipped_until:
+            return DesiredState(
+                False,
+                StrategyState.STOPPED,
+                (
+                    facts.stop_message or "stopped",
+                    f"held for the rest of this window, which closes at "
+                    f"{format_local(skipped_until, calendar)}; it starts again with the next",
+                ),
+                skipped_until,
+                warnings,
+            )
+        running_reason, window_closes = window.reason, window.changes_at
+    if not facts.contract_ready:
+        return DesiredState(
+            False,
+            StrategyState.WAITING,
+            (facts.contract_message or "waiting for the master contract",),
+            warnings=warnings,
+        )
     if facts.backoff_until is not None and now < facts.backoff_until:
         wait_secs = (facts.backoff_until - now).total_seconds()
         return DesiredState(
             False,
             StrategyState.BACKOFF,
             (f"restarting after a crash in {wait_secs:.0f} s",),
-            next_change_at=facts.backoff_until,
+            facts.backoff_until,
+            warnings,
         )
-    return DesiredState(True, StrategyState.STARTING, ("started by the user",))
+    return DesiredState(True, StrategyState.STARTING, (running_reason,), window_closes, warnings)

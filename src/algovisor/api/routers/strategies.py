@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from algovisor.api.deps import Context, Wake
 from algovisor.errors import InvalidInputError
 from algovisor.services import environment, logs
+from algovisor.services import schedules as schedule_service
 from algovisor.services import strategies as service
 from algovisor.services import versions as version_service
 from algovisor.services.views import (
@@ -136,8 +137,19 @@ def start(ctx: Context, wake: Wake, ref: str) -> ActionResult:
 
 
 @router.post("/strategies/{ref}/stop")
-def stop(ctx: Context, wake: Wake, ref: str) -> ActionResult:
-    result = service.stop(ctx, ref)
+def stop(
+    ctx: Context,
+    wake: Wake,
+    ref: str,
+    until: Annotated[
+        Literal["start", "next-window"],
+        Query(description="hold until started again (default) or until the next window"),
+    ] = "start",
+) -> ActionResult:
+    if until == "next-window":
+        result = schedule_service.stop_for_this_window(ctx, ref)
+    else:
+        result = service.stop(ctx, ref)
     wake()
     return result
 
