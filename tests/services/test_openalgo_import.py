@@ -3,28 +3,39 @@
 The sample folder in tests/fixtures/openalgo mirrors what OpenAlgo writes: one
 strategy running on a schedule, one stopped by hand, one from an older version
 without schedule fields and a Windows path, one OpenAlgo had in error, one whose
-script is gone and one entry that is not an object.
+script is gone and one entry that is not an object. Imported schedules are
+checked by asking `explain` at chosen instants and by running the imported
+strategies with a reconciler on a fake clock.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
+from algovisor.cli.main import app
+from algovisor.clock import FakeClock
 from algovisor.errors import InvalidInputError, UnavailableError
-from algovisor.services import environment, logs, openalgo_import, strategies
+from algovisor.schedule.calendar import INDIA
+from algovisor.services import environment, logs, openalgo_import, schedules, strategies
 from algovisor.services import versions as version_service
 from algovisor.services.context import ServiceContext
 from algovisor.services.openalgo_import import ImportReport, StrategyImport, sanitize_name
+from algovisor.settings import Settings
 from algovisor.supervisor.reconciler import Reconciler
-from tests.conftest import converge, wait_until
+from tests.conftest import converge, make_reconciler, wait_until
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "openalgo" / "strategies"
 EMA = "ema_cross_20250115091500"
@@ -33,6 +44,9 @@ LEGACY = "legacy_bot_20240101000000"
 GOLD = "gold_mcx_20250120090000"
 MISSING = "missing_file_20250201093000"
 LOOPING = b"import time\nwhile True:\n    time.sleep(0.1)\n"
+TUESDAY_MORNING = datetime(2026, 1, 27, 10, 0, tzinfo=INDIA)  # NSE and MCX open
+TUESDAY_EVENING = datetime(2026, 1, 27, 18, 0, tzinfo=INDIA)  # NSE closed, MCX open
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 
 
 def by_id(report: ImportReport) -> dict[str, StrategyImport]:
@@ -61,6 +75,69 @@ def entry(openalgo_id: str, name: str, **fields: Any) -> dict[str, Any]:
         "is_running": False,
         **fields,
     }
+
+
+def scheduled_entry(
+    openalgo_id: str,
+    name: str,
+    start: str | None,
+    stop: str | None,
+    days: list[str],
+    exchange: str = "NSE",
+    **fields: Any,
+) -> dict[str, Any]:
+    """An entry as OpenAlgo writes a scheduled strategy it is running."""
+    defaults = {"is_running": True, "is_scheduled": True}
+    return entry(
+        openalgo_id,
+        name,
+        **{
+            **defaults,
+            "exchange": exchange,
+            "schedule_start": start,
+            "schedule_stop": stop,
+            "schedule_days": days,
+            **fields,
+        },
+    )
+
+
+def single_import(ctx: ServiceContext, root: Path, config: dict[str, Any]) -> StrategyImport:
+    """Import a folder holding just this one entry (id "s"); it must not fail."""
+    folder = make_folder(root, {"s": config}, {"s.py": LOOPING})
+    [result] = openalgo_import.import_folder(ctx, folder).strategies
+    assert result.status == "imported", result.error
+    return result
+
+
+def should_run(ctx: ServiceContext, name: str, at: datetime) -> bool:
+    return schedules.explain(ctx, name, at).should_run
+
+
+def note_about_schedule(result: StrategyImport) -> str:
+    [note] = [note for note in result.notes if note.startswith("schedule ")]
+    return note
+
+
+def quoted_commands(note: str) -> list[str]:
+    return note.split("`")[1::2]
+
+
+def run_command(settings: Settings, command: str) -> Result:
+    """A command a note tells the trader to run, run as written (in-process)."""
+    words = shlex.split(command)
+    assert words[0] == "algovisor", command
+    return CliRunner().invoke(
+        app,
+        [
+            "--data-dir",
+            str(settings.data_dir),
+            "--database-url",
+            settings.resolved_database_url,
+            *words[1:],
+        ],
+        env={"COLUMNS": "400"},
+    )
 
 
 # ----- the sample folder ----------------------------------------------------------------
@@ -109,29 +186,215 @@ def test_sample_folder_imports_names_scripts_variables_and_intent(ctx: ServiceCo
     assert "not an object" in (results["broken_entry"].error or "")
 
 
-def test_schedules_are_kept_for_later_and_reported_as_not_applied(ctx: ServiceContext) -> None:
+def test_enabled_schedules_are_applied_and_their_notes_say_what_to_expect(
+    ctx: ServiceContext,
+) -> None:
     results = by_id(openalgo_import.import_folder(ctx, FIXTURE))
 
     ema = results[EMA].schedule
     assert ema is not None
     assert (ema.enabled, ema.start, ema.stop, ema.exchange) == (True, "09:15", "15:30", "NSE")
-    assert ema.days == ["mon", "tue", "wed", "thu", "fri"]
-    rsi = results[RSI].schedule
-    assert rsi is not None
-    assert (rsi.start, rsi.stop, rsi.days) == ("09:20", None, ["mon", "wed", "fri"])
-    gold = results[GOLD].schedule
-    assert gold is not None
-    assert (gold.exchange, gold.start, gold.stop) == ("MCX", "09:00", "23:30")
-    assert results[LEGACY].schedule is None  # an older OpenAlgo without schedule fields
+    assert ema.days == WEEKDAYS
+    shown = {
+        name: strategies.show(ctx, name).schedule
+        for name in ("EMA Crossover NIFTY", "RSI Reversal", "Gold MCX evening", "legacy bot")
+    }
+    ema_view = shown["EMA Crossover NIFTY"]
+    assert ema_view is not None
+    assert (ema_view.start, ema_view.stop, ema_view.days, ema_view.exchange) == (
+        "09:15",
+        "15:30",
+        "mon-fri",
+        "NSE",
+    )
+    assert ema_view.special_sessions
+    assert results[EMA].applied == ema_view
+    rsi_view = shown["RSI Reversal"]
+    assert rsi_view is not None  # no stop time: open from 09:20 through its days
+    assert (rsi_view.start, rsi_view.stop, rsi_view.days) == ("09:20", None, "mon,wed,fri")
+    gold_view = shown["Gold MCX evening"]
+    assert gold_view is not None
+    assert (gold_view.exchange, gold_view.start, gold_view.stop) == ("MCX", "09:00", "23:30")
+    assert shown["legacy bot"] is None  # an older OpenAlgo without schedule fields
+    assert results[LEGACY].applied is None
 
-    for openalgo_id in (EMA, RSI, GOLD):
-        assert any(
-            "not applied yet: schedules arrive with the scheduler" in note
-            for note in results[openalgo_id].notes
-        )
-    # A trader must know the 09:15-15:30 window no longer stops it.
-    assert any("runs around the clock" in note for note in results[EMA].notes)
+    # Intent as before: armed where OpenAlgo ran it, stopped where it did not.
+    assert intents(ctx)["EMA Crossover NIFTY"] == "run"
+    assert should_run(ctx, "EMA Crossover NIFTY", TUESDAY_MORNING)
+    assert not should_run(ctx, "EMA Crossover NIFTY", TUESDAY_EVENING)
+    assert note_about_schedule(results[EMA]) == (
+        "schedule applied: 09:15-15:30 IST mon-fri on NSE; armed: it runs only inside its "
+        "window and starts when the next one opens (at once if one is open now); "
+        "`algovisor explain 'EMA Crossover NIFTY'` says when"
+    )
+    assert "stopped by hand in OpenAlgo, so it stays stopped; arm it with " in (
+        note_about_schedule(results[RSI])
+    )
+    assert "`algovisor strategy start 'RSI Reversal'`" in note_about_schedule(results[RSI])
+    assert "its scheduler would have started it" in note_about_schedule(results[GOLD])
     assert not any("schedule" in note for note in results[LEGACY].notes)
+    assert not any("not applied" in note for item in results.values() for note in item.notes)
+
+
+def test_a_cross_midnight_mcx_schedule_is_applied(ctx: ServiceContext, tmp_path: Path) -> None:
+    result = single_import(
+        ctx,
+        tmp_path,
+        scheduled_entry("s", "Crude night", "21:00", "02:00", WEEKDAYS, exchange="mcx"),
+    )
+
+    view = strategies.show(ctx, "Crude night")
+    assert view.intent == "run"
+    assert view.schedule is not None
+    assert (view.schedule.start, view.schedule.stop) == ("21:00", "02:00")
+    assert (view.schedule.days, view.schedule.exchange) == ("mon-fri", "MCX")
+    assert result.applied == view.schedule
+    assert "schedule applied: 21:00-02:00 IST mon-fri on MCX; armed" in (
+        note_about_schedule(result)
+    )
+    # Tuesday's window runs into Wednesday morning.
+    assert should_run(ctx, "Crude night", TUESDAY_EVENING + timedelta(hours=3, minutes=30))
+    assert should_run(ctx, "Crude night", TUESDAY_EVENING + timedelta(hours=7, minutes=59))
+    assert not should_run(ctx, "Crude night", TUESDAY_EVENING + timedelta(hours=8))
+    assert not should_run(ctx, "Crude night", TUESDAY_MORNING)
+
+
+def test_a_schedule_without_a_stop_time_is_applied(ctx: ServiceContext, tmp_path: Path) -> None:
+    every_day = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    result = single_import(
+        ctx, tmp_path, scheduled_entry("s", "Around the clock", "00:00", None, every_day, "CRYPTO")
+    )
+
+    view = strategies.show(ctx, "Around the clock")
+    assert view.schedule is not None
+    assert (view.schedule.start, view.schedule.stop, view.schedule.days) == ("00:00", None, "daily")
+    assert view.schedule.exchange == "CRYPTO"
+    assert result.applied == view.schedule
+    sunday_night = datetime(2026, 2, 1, 23, 59, tzinfo=INDIA)
+    for instant in (TUESDAY_MORNING, TUESDAY_EVENING, sunday_night):
+        assert should_run(ctx, "Around the clock", instant)
+    assert schedules.explain(ctx, "Around the clock", sunday_night).next_change_at is None
+
+
+def test_a_disabled_schedule_is_not_applied_and_the_note_says_how_to(
+    ctx: ServiceContext, settings: Settings, tmp_path: Path
+) -> None:
+    config = scheduled_entry("s", "Manual EMA", "09:15", "15:30", WEEKDAYS, is_scheduled=False)
+    result = single_import(ctx, tmp_path, config)
+
+    view = strategies.show(ctx, "Manual EMA")
+    assert view.schedule is None
+    assert result.applied is None
+    assert view.intent == "run"  # OpenAlgo ran it by hand: it runs around the clock, as there
+    assert should_run(ctx, "Manual EMA", TUESDAY_EVENING)
+    command = (
+        "algovisor strategy schedule 'Manual EMA' --start 09:15 --stop 15:30 "
+        "--days mon,tue,wed,thu,fri --exchange NSE"
+    )
+    assert note_about_schedule(result) == (
+        "schedule 09:15-15:30 mon,tue,wed,thu,fri on NSE (disabled) not applied: it was "
+        "disabled in OpenAlgo, so the strategy runs only when started, until stopped; "
+        f"to use the schedule, run `{command}`"
+    )
+
+    # The command in the note works as written (stopped first: a running one cannot change).
+    strategies.stop(ctx, "Manual EMA")
+    applied = run_command(settings, command)
+    assert applied.exit_code == 0, applied.output
+    shown = strategies.show(ctx, "Manual EMA").schedule
+    assert shown is not None
+    assert shown.description == "09:15-15:30 IST mon-fri on NSE"
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "days", "exchange", "problem", "command", "filled"),
+    [
+        (
+            "09:15",
+            "15:30",
+            WEEKDAYS,
+            "NYSE",
+            "unknown exchange 'NYSE'; use one of NSE, ",
+            "--start 09:15 --stop 15:30 --days mon,tue,wed,thu,fri --exchange EXCHANGE",
+            {"EXCHANGE": "NSE"},
+        ),
+        (
+            "09:15",
+            "09:15",
+            WEEKDAYS,
+            "NSE",
+            "start and stop are both 09:15, so the window would be empty",
+            "--start 09:15 --stop HH:MM --days mon,tue,wed,thu,fri --exchange NSE",
+            {"HH:MM": "15:30"},
+        ),
+        (
+            "09:15",
+            "15:30",
+            [],
+            "NSE",
+            "the schedule has no days",
+            "--start 09:15 --stop 15:30 --days DAYS --exchange NSE",
+            {"DAYS": "mon-fri"},
+        ),
+        (
+            "9.15am",
+            None,
+            ["mon"],
+            "BSE",
+            "it has no start time",
+            "--start HH:MM --days mon --exchange BSE",
+            {"HH:MM": "09:15"},
+        ),
+    ],
+    ids=["unknown-exchange", "start-equals-stop", "no-days", "unreadable-start"],
+)
+def test_a_schedule_algovisor_cannot_take_imports_the_strategy_stopped_without_one(
+    ctx: ServiceContext,
+    settings: Settings,
+    tmp_path: Path,
+    start: str,
+    stop: str | None,
+    days: list[str],
+    exchange: str,
+    problem: str,
+    command: str,
+    filled: dict[str, str],
+) -> None:
+    result = single_import(
+        ctx, tmp_path, scheduled_entry("s", "Odd one", start, stop, days, exchange)
+    )
+
+    view = strategies.show(ctx, "Odd one")
+    assert view.schedule is None
+    assert result.applied is None
+    # OpenAlgo ran it inside a window; around the clock would be a different strategy.
+    assert result.intent == view.intent == "stop"
+    note = note_about_schedule(result)
+    assert problem in note
+    assert "imported without a schedule and stopped" in note
+    fix, arm = quoted_commands(note)
+    assert fix == f"algovisor strategy schedule 'Odd one' {command}"
+    assert arm == "algovisor strategy start 'Odd one'"
+
+    # With its placeholders filled in, the command in the note works.
+    for placeholder, value in filled.items():
+        fix = fix.replace(placeholder, value)
+    applied = run_command(settings, fix)
+    assert applied.exit_code == 0, applied.output
+    assert strategies.show(ctx, "Odd one").schedule is not None
+
+
+def test_a_bad_schedule_of_a_stopped_strategy_keeps_it_stopped(
+    ctx: ServiceContext, tmp_path: Path
+) -> None:
+    config = scheduled_entry("s", "Idle", "10:00", "10:00", ["fri"], is_running=False)
+    result = single_import(ctx, tmp_path, config)
+
+    assert result.intent == "stop"
+    note = note_about_schedule(result)
+    assert "not applied: start and stop are both 10:00" in note
+    assert "; imported without a schedule; fix it with " in note
+    assert strategies.show(ctx, "Idle").schedule is None
 
 
 def test_dry_run_reports_the_same_and_changes_nothing(ctx: ServiceContext) -> None:
@@ -143,9 +406,41 @@ def test_dry_run_reports_the_same_and_changes_nothing(ctx: ServiceContext) -> No
     assert statuses[EMA] == statuses[LEGACY] == "would_import"
     assert statuses[MISSING] == statuses["broken_entry"] == "failed"
     assert "dry run, nothing changed" in dry.describe()[-1]
+    dry_results = by_id(dry)
+    assert note_about_schedule(dry_results[EMA]).startswith(
+        "schedule would be applied: 09:15-15:30 IST mon-fri on NSE; armed"
+    )
+    assert "  - schedule would be applied: 09:15-15:30 IST mon-fri on NSE; armed" in (
+        "\n".join(dry.describe())
+    )
 
-    real = openalgo_import.import_folder(ctx, FIXTURE)
-    assert [item.name for item in real.strategies] == [item.name for item in dry.strategies]
+    real = by_id(openalgo_import.import_folder(ctx, FIXTURE))
+    assert [item.name for item in real.values()] == [item.name for item in dry.strategies]
+    for openalgo_id in (EMA, RSI, GOLD, LEGACY):
+        name = real[openalgo_id].name or ""
+        assert dry_results[openalgo_id].applied == strategies.show(ctx, name).schedule
+        assert dry_results[openalgo_id].intent == real[openalgo_id].intent
+
+
+def test_dry_run_of_a_bad_schedule_changes_nothing_either(
+    ctx: ServiceContext, tmp_path: Path
+) -> None:
+    folder = make_folder(
+        tmp_path,
+        {
+            "a": scheduled_entry("a", "Fine", "09:15", "15:30", WEEKDAYS),
+            "b": scheduled_entry("b", "Odd", "09:15", "15:30", WEEKDAYS, exchange="NYSE"),
+        },
+        {"a.py": LOOPING, "b.py": LOOPING},
+    )
+
+    dry = by_id(openalgo_import.import_folder(ctx, folder, dry_run=True))
+
+    assert strategies.list_strategies(ctx) == []
+    assert dry["a"].applied is not None
+    assert (dry["a"].status, dry["a"].intent) == ("would_import", "run")
+    assert (dry["b"].applied, dry["b"].intent) == (None, "stop")
+    assert "unknown exchange 'NYSE'" in note_about_schedule(dry["b"])
 
 
 def test_importing_again_leaves_what_came_over_alone(ctx: ServiceContext) -> None:
@@ -159,9 +454,33 @@ def test_importing_again_leaves_what_came_over_alone(ctx: ServiceContext) -> Non
     assert intents(ctx)["EMA Crossover NIFTY"] == "stop"
 
 
-def test_imported_running_strategy_starts_with_its_variables(
-    ctx: ServiceContext, reconciler: Reconciler
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(TUESDAY_MORNING)
+
+
+@pytest.fixture
+def timed_ctx(
+    ctx: ServiceContext, settings: Settings, clock: FakeClock
+) -> Iterator[ServiceContext]:
+    """A second context on the test's database, whose time is `clock`'s."""
+    context = ServiceContext.open(settings, clock=clock)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def timed_reconciler(timed_ctx: ServiceContext, clock: FakeClock) -> Iterator[Reconciler]:
+    instance = make_reconciler(timed_ctx, clock=clock)
+    instance.recover()
+    yield instance
+    instance.close()
+
+
+def test_imported_running_strategy_starts_with_its_variables_inside_its_window(
+    timed_ctx: ServiceContext, timed_reconciler: Reconciler
 ) -> None:
+    ctx = timed_ctx  # Tuesday 10:00 IST: inside the EMA strategy's window
     openalgo_import.import_folder(ctx, FIXTURE)
 
     wait_until(
@@ -170,16 +489,43 @@ def test_imported_running_strategy_starts_with_its_variables(
             if strategies.show(ctx, "EMA Crossover NIFTY").current_run
             else False
         ),
-        step=converge(reconciler),
+        step=converge(timed_reconciler),
         message="the imported EMA strategy to run and print its symbol",
     )
     wait_until(
         lambda: strategies.show(ctx, "legacy bot").state == "running",
-        step=converge(reconciler),
+        step=converge(timed_reconciler),
         message="legacy bot running",
     )
     assert strategies.show(ctx, "RSI Reversal").state == "stopped"
     assert strategies.show(ctx, "RSI Reversal").current_run is None
+
+
+def test_imported_scheduled_strategy_waits_for_its_next_window(
+    timed_ctx: ServiceContext, timed_reconciler: Reconciler, clock: FakeClock
+) -> None:
+    ctx = timed_ctx
+    clock.advance(TUESDAY_EVENING - TUESDAY_MORNING)  # after NSE's close
+    openalgo_import.import_folder(ctx, FIXTURE)
+    step = converge(timed_reconciler)
+
+    wait_until(
+        lambda: strategies.show(ctx, "legacy bot").state == "running",
+        step=step,
+        message="the unscheduled legacy bot running",
+    )
+    ema = strategies.show(ctx, "EMA Crossover NIFTY")
+    assert (ema.intent, ema.state, ema.current_run) == ("run", "scheduled", None)
+    assert ema.last_run is None  # it never ran outside its window, not even briefly
+    why = schedules.explain(ctx, "EMA Crossover NIFTY")
+    assert "next start Wed 2026-01-28 09:15 IST" in why.reasons
+
+    clock.advance(timedelta(hours=15, minutes=15))  # Wednesday 09:15 IST
+    wait_until(
+        lambda: strategies.show(ctx, "EMA Crossover NIFTY").state == "running",
+        step=step,
+        message="the EMA strategy running when its window opens",
+    )
 
 
 # ----- names ----------------------------------------------------------------------------
@@ -394,6 +740,7 @@ def test_command_dry_run_prints_the_report_and_changes_nothing(ctx: ServiceConte
     dry = run_cli(ctx, "import-openalgo", str(FIXTURE.parent), "--dry-run")
     assert dry.returncode == 1, dry.stderr
     assert "would import: ema_cross_20250115091500 as 'EMA Crossover NIFTY'" in dry.stdout
+    assert "schedule would be applied: 09:15-15:30 IST mon-fri on NSE; armed" in dry.stdout
     assert "dry run, nothing changed: 4 would import, 2 failed" in dry.stdout
     assert strategies.list_strategies(ctx) == []
 
@@ -405,6 +752,7 @@ def test_command_prints_json_and_fails_when_a_strategy_failed(ctx: ServiceContex
     assert [item["status"] for item in payload["strategies"]].count("imported") == 4
     ema = next(item for item in payload["strategies"] if item["openalgo_id"] == EMA)
     assert ema["schedule"]["start"] == "09:15"
+    assert ema["applied"]["description"] == "09:15-15:30 IST mon-fri on NSE"
     assert ema["intent"] == "run"
 
 

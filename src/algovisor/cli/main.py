@@ -72,14 +72,14 @@ def serve(
 @app.command()
 @handle_errors
 def status(typer_context: typer.Context, as_json: Json = False) -> None:
-    """One line per strategy: state, pid, uptime, restarts, CPU, memory, last exit."""
+    """One line per strategy: state, pid, uptime, restarts, CPU, memory, why it is not running."""
     ctx = open_context(typer_context)
     rows = strategy_service.status(ctx)
     if as_json:
         print_json(rows)
         return
     table(
-        ["id", "name", "state", "pid", "uptime", "restarts", "cpu", "memory", "last exit"],
+        ["id", "name", "state", "pid", "uptime", "restarts", "cpu", "memory", "why / last exit"],
         [
             (
                 r.id,
@@ -90,7 +90,7 @@ def status(typer_context: typer.Context, as_json: Json = False) -> None:
                 r.restarts,
                 "" if r.cpu_percent is None else f"{r.cpu_percent:.1f}%",
                 megabytes(r.rss_bytes),
-                r.last_exit,
+                r.last_exit if r.pid else r.message,
             )
             for r in rows
         ],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from algovisor.schedule.calendar import EXCHANGES, DayKind, ExchangeCalendar
 
@@ -42,11 +43,15 @@ class Schedule:
     special_sessions: bool = True  # trade special sessions (Muhurat) too
 
     def describe(self) -> str:
-        window = (
-            f"{self.start:%H:%M}-{self.stop:%H:%M}" if self.stop else f"from {self.start:%H:%M}"
-        )
-        special = "" if self.special_sessions else ", skips special sessions"
-        return f"{window} IST {format_days(self.days)} on {self.exchange}{special}"
+        return _describe(self)
+
+
+@lru_cache(maxsize=4096)
+def _describe(schedule: Schedule) -> str:
+    start, stop = schedule.start, schedule.stop
+    window = f"{start:%H:%M}-{stop:%H:%M}" if stop else f"from {start:%H:%M}"
+    special = "" if schedule.special_sessions else ", skips special sessions"
+    return f"{window} IST {format_days(schedule.days)} on {schedule.exchange}{special}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,7 @@ class WindowDecision:
     reason: str
     changes_at: datetime | None
     warnings: tuple[str, ...] = ()
+    upcoming: str = ""  # when closed: "next start Tue 2026-01-27 09:15 IST", for people
 
 
 # ----- parsing ------------------------------------------------------------------------
@@ -182,7 +188,13 @@ def _evaluate(schedule: Schedule, calendar: ExchangeCalendar, instant: datetime)
     next_open = _next_open(schedule, calendar, local)
     exchange_closed, reason = _closed_reason(schedule, calendar, today)
     warnings = _warnings(calendar, today, next_open.date() if next_open else None)
-    return WindowDecision(False, exchange_closed, reason, next_open, warnings)
+    label = "next session" if exchange_closed else "next start"
+    upcoming = (
+        f"{label} {format_local(next_open, calendar)}"
+        if next_open
+        else f"no window opens in the next {LOOKAHEAD_DAYS} days"
+    )
+    return WindowDecision(False, exchange_closed, reason, next_open, warnings, upcoming)
 
 
 def _window_containing(
@@ -195,7 +207,10 @@ def _window_containing(
         and (local.time() >= schedule.start or _trades_all_day(schedule, calendar, today - ONE_DAY))
     ):
         return (_at(calendar, today, schedule.start), _open_end(schedule, calendar, today))
-    for day in (today - ONE_DAY, today):
+    # Only a window that crosses midnight (or a special session's) can reach into today
+    # from yesterday; a session ends on its own day, so only crossing windows are asked.
+    crosses = schedule.stop is not None and schedule.stop < schedule.start
+    for day in (today - ONE_DAY, today) if crosses else (today,):
         window = _window_opening_on(schedule, calendar, day)
         if window is not None and window[0] <= local and (window[1] is None or local < window[1]):
             return window

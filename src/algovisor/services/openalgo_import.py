@@ -3,14 +3,21 @@
 OpenAlgo keeps one JSON object, `strategy_configs.json`, keyed by its strategy id,
 and the scripts in `scripts/`. Each entry becomes one algovisor strategy, all or
 nothing: a strategy that cannot be imported is reported and the others still are.
-What has no place in algovisor yet (schedules, exchange) is parsed, kept in the
-result and reported, so that a later change can apply it.
+
+An enabled OpenAlgo schedule (IST times, weekdays, the strategy's exchange)
+becomes the strategy's algovisor schedule, stored before the strategy is armed,
+so no host ever runs it outside its window. A schedule algovisor cannot accept
+(an exchange it has no calendar for, start equal to stop, no days) does not fail
+the import: the strategy comes over without one, and the note says why and
+gives the `algovisor strategy schedule` command to run once it is fixed. A
+disabled schedule is not applied; the note gives the command that would apply it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -22,14 +29,23 @@ from sqlalchemy import select
 from algovisor.db.models import Strategy
 from algovisor.db.queries import current_version
 from algovisor.errors import AlgovisorError, InvalidInputError
+from algovisor.schedule.windows import (
+    Schedule,
+    ScheduleError,
+    make_schedule,
+    parse_exchange,
+    parse_time,
+)
 from algovisor.services import environment, strategies
 from algovisor.services.context import ServiceContext
+from algovisor.services.schedules import store_schedule
 from algovisor.services.validation import (
     validate_env_key,
     validate_env_value,
     validate_name,
     validate_script,
 )
+from algovisor.services.views import ScheduleView
 from algovisor.supervisor.states import Intent
 
 CONFIG_FILE = "strategy_configs.json"
@@ -42,7 +58,6 @@ MAX_NAME_CHARS = 64
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIME_PATTERN = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-SCHEDULES_NOT_APPLIED = "not applied yet: schedules arrive with the scheduler"
 
 # OpenAlgo's own bookkeeping of its processes: nothing a trader chose, nothing to map.
 BOOKKEEPING_FIELDS = frozenset(
@@ -59,7 +74,7 @@ ImportStatus = Literal["imported", "would_import", "already_imported", "failed"]
 
 
 class OpenAlgoSchedule(BaseModel):
-    """A schedule as OpenAlgo stored it, in IST; applied once algovisor has schedules."""
+    """A schedule as OpenAlgo stored it, in IST; `StrategyImport.applied` is what it became."""
 
     enabled: bool
     start: str | None  # "HH:MM"
@@ -84,7 +99,8 @@ class StrategyImport(BaseModel):
     strategy_id: int | None = None  # the algovisor id, once imported
     script: str | None = None  # the file it was read from
     intent: Intent = Intent.STOP
-    schedule: OpenAlgoSchedule | None = None
+    schedule: OpenAlgoSchedule | None = None  # as OpenAlgo had it
+    applied: ScheduleView | None = None  # the algovisor schedule it got (or would, in a dry run)
     env_keys: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)  # what could not be mapped, and why
     error: str | None = None  # why it was not imported
@@ -138,6 +154,10 @@ class _Planned:
     filename: str
     content: bytes
     env: dict[str, str]
+    manually_stopped: bool = False
+    schedule: Schedule | None = None  # the algovisor schedule it gets, if OpenAlgo's is enabled
+    schedule_problem: str | None = None  # why OpenAlgo's schedule cannot be algovisor's
+    held_back: bool = False  # OpenAlgo ran it, but on a schedule algovisor cannot take
     name: str = ""  # the algovisor name, once chosen
 
 
@@ -178,9 +198,10 @@ def import_folder(ctx: ServiceContext, directory: Path, *, dry_run: bool = False
                 continue
             if dry_run:
                 result.status = "would_import"
-                continue
-            _write(ctx, planned)
-            result.status = "imported"
+            else:
+                _write(ctx, planned)
+                result.status = "imported"
+            _note_schedule(planned, dry_run)
         except AlgovisorError as error:
             result.status = "failed"
             result.error = f"{error.message} ({error.detail})" if error.detail else error.message
@@ -269,13 +290,12 @@ def _plan(
     manually_stopped = _flag(entry, "manually_stopped")
     result.intent = Intent.RUN if is_running and not manually_stopped else Intent.STOP
     result.schedule = _schedule(entry, result.notes)
-    if result.schedule is not None:
-        note = f"schedule {result.schedule.describe()} {SCHEDULES_NOT_APPLIED}"
-        if result.intent is Intent.RUN and result.schedule.stop:
-            note += "; until then it runs around the clock"
-        elif result.intent is Intent.STOP and result.schedule.enabled and not manually_stopped:
-            note += "; until then start it yourself"
-        result.notes.append(note)
+    schedule, problem = _algovisor_schedule(result.schedule)
+    enabled = result.schedule is not None and result.schedule.enabled
+    # OpenAlgo ran it inside a window; without one it would run around the clock.
+    held_back = enabled and schedule is None and result.intent is Intent.RUN
+    if held_back:
+        result.intent = Intent.STOP
     if _flag(entry, "is_error"):
         message = entry.get("error_message") or "no message"
         result.notes.append(f"was in error in OpenAlgo: {message}")
@@ -303,7 +323,15 @@ def _plan(
     variables = _environment(env)
     result.env_keys = sorted(variables)
     return _Planned(
-        result=result, openalgo_name=name, filename=filename, content=content, env=variables
+        result=result,
+        openalgo_name=name,
+        filename=filename,
+        content=content,
+        env=variables,
+        manually_stopped=manually_stopped,
+        schedule=schedule if enabled else None,
+        schedule_problem=problem,
+        held_back=held_back,
     )
 
 
@@ -357,6 +385,98 @@ def _time_of_day(entry: dict[str, Any], field: str, notes: list[str]) -> str | N
         notes.append(f"{field} {value!r} is not HH:MM; ignored")
         return None
     return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def _algovisor_schedule(
+    schedule: OpenAlgoSchedule | None,
+) -> tuple[Schedule | None, str | None]:
+    """OpenAlgo's schedule as algovisor's, or None and why algovisor cannot take it."""
+    if schedule is None:
+        return None, None
+    if schedule.start is None:
+        return None, "it has no start time"
+    try:
+        converted = make_schedule(
+            schedule.start, schedule.stop, ",".join(schedule.days), schedule.exchange
+        )
+    except ScheduleError as error:
+        return None, str(error)
+    return converted, None
+
+
+def _schedule_command(name: str, schedule: OpenAlgoSchedule) -> str:
+    """The command that gives `name` this schedule, with a placeholder for each bad part."""
+    start = schedule.start if _is_time(schedule.start) else None
+    words = ["algovisor", "strategy", "schedule", shlex.quote(name), "--start", start or "HH:MM"]
+    if schedule.stop is not None:
+        good_stop = _is_time(schedule.stop) and schedule.stop != start
+        words += ["--stop", schedule.stop if good_stop else "HH:MM"]
+    words += ["--days", ",".join(schedule.days) or "DAYS"]
+    try:
+        exchange = parse_exchange(schedule.exchange)
+    except ScheduleError:
+        exchange = "EXCHANGE"
+    return " ".join([*words, "--exchange", exchange])
+
+
+def _is_time(text: str | None) -> bool:
+    if text is None:
+        return False
+    try:
+        parse_time(text, "")
+    except ScheduleError:
+        return False
+    return True
+
+
+def _note_schedule(planned: _Planned, dry_run: bool) -> None:
+    """Tell the trader what became of OpenAlgo's schedule, and what to run about it."""
+    result, openalgo = planned.result, planned.result.schedule
+    if openalgo is None:
+        return
+    name = shlex.quote(planned.name)
+    if planned.schedule is not None:
+        result.applied = ScheduleView.of(planned.schedule)
+        verb = "would be applied" if dry_run else "applied"
+        note = f"schedule {verb}: {planned.schedule.describe()}; "
+        if result.intent is Intent.RUN:
+            note += (
+                "armed: it runs only inside its window and starts when the next one opens "
+                f"(at once if one is open now); `algovisor explain {name}` says when"
+            )
+        elif planned.manually_stopped:
+            note += (
+                "stopped by hand in OpenAlgo, so it stays stopped; arm it with "
+                f"`algovisor strategy start {name}` and it runs inside its window"
+            )
+        else:
+            note += (
+                "OpenAlgo was not running it, and its scheduler would have started it when "
+                "the window opened; here it stays stopped until you arm it with "
+                f"`algovisor strategy start {name}`"
+            )
+        result.notes.append(note)
+        return
+    command = _schedule_command(planned.name, openalgo)
+    if not openalgo.enabled:
+        fix = f"fix what algovisor cannot take ({planned.schedule_problem}) and run"
+        result.notes.append(
+            f"schedule {openalgo.describe()} not applied: it was disabled in OpenAlgo, so the "
+            f"strategy runs only when started, until stopped; to use the schedule, "
+            f"{fix if planned.schedule_problem else 'run'} `{command}`"
+        )
+        return
+    note = f"schedule {openalgo.describe()} not applied: {planned.schedule_problem}; "
+    if planned.held_back:
+        note += (
+            "imported without a schedule and stopped, since OpenAlgo ran it only inside its "
+            "window and without one it would run around the clock; "
+        )
+    else:
+        note += "imported without a schedule; "
+    result.notes.append(
+        f"{note}fix it with `{command}`, then arm it: `algovisor strategy start {name}`"
+    )
 
 
 def _find_script(folder: Path, openalgo_id: str, entry: dict[str, Any]) -> Path:
@@ -463,17 +583,24 @@ def _choose_name(ctx: ServiceContext, planned: _Planned, claimed: set[str]) -> N
 
 
 def _write(ctx: ServiceContext, planned: _Planned) -> None:
-    """Create the strategy with its variables and intent, or leave nothing behind."""
+    """Create the strategy with its schedule, variables and intent, or leave nothing behind."""
     result = planned.result
-    # With variables to set, it starts stopped so no host can run it without them.
-    first_intent = result.intent if not planned.env else Intent.STOP
+    # With a schedule or variables to set, it is created stopped and armed last, so no
+    # host can run it without its variables or outside its window.
+    arm_last = result.intent is Intent.RUN and bool(planned.env or planned.schedule)
+    first_intent = Intent.STOP if arm_last else result.intent
     view = strategies.add(
         ctx, planned.filename, planned.content, name=planned.name, intent=first_intent
     )
     try:
+        if planned.schedule is not None:
+            with ctx.transaction() as session:
+                strategy = strategies.resolve(session, view.id, for_update=True)
+                store_schedule(strategy, planned.schedule)
+                strategy.updated_at = ctx.clock.now()
         for key, value in planned.env.items():
             environment.env_set(ctx, view.id, key, value)
-        if first_intent is not result.intent:
+        if arm_last:
             strategies.start(ctx, view.id)
     except AlgovisorError as error:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from algovisor.db.models import Strategy
 from algovisor.errors import InvalidInputError, NotFoundError
 from algovisor.schedule.calendar import EXCHANGES, INDIA, ExchangeCalendar
 from algovisor.schedule.windows import (
@@ -41,17 +42,31 @@ def checked_schedule(
         raise InvalidInputError(str(error)) from error
 
 
-def set_schedule(ctx: ServiceContext, ref: str | int, schedule: Schedule) -> StrategyView:
-    now = ctx.clock.now()
-    with ctx.transaction() as session:
-        strategy = resolve(session, ref, for_update=True)
-        refuse_while_running(session, strategy, "change the schedule of")
+def store_schedule(strategy: Strategy, schedule: Schedule | None) -> None:
+    """Write `schedule` into the strategy's columns (None: manual only); the one writer of them.
+
+    A window skipped under the old schedule is forgotten with it. The caller holds
+    the row in its transaction and sets `updated_at`.
+    """
+    if schedule is None:
+        strategy.schedule_start = strategy.schedule_stop = None
+        strategy.schedule_days = strategy.schedule_exchange = None
+        strategy.schedule_special_sessions = True
+    else:
         strategy.schedule_start = f"{schedule.start:%H:%M}"
         strategy.schedule_stop = f"{schedule.stop:%H:%M}" if schedule.stop else None
         strategy.schedule_days = ",".join(DAY_NAMES[day] for day in sorted(schedule.days))
         strategy.schedule_exchange = schedule.exchange
         strategy.schedule_special_sessions = schedule.special_sessions
-        strategy.window_skipped_until = None
+    strategy.window_skipped_until = None
+
+
+def set_schedule(ctx: ServiceContext, ref: str | int, schedule: Schedule) -> StrategyView:
+    now = ctx.clock.now()
+    with ctx.transaction() as session:
+        strategy = resolve(session, ref, for_update=True)
+        refuse_while_running(session, strategy, "change the schedule of")
+        store_schedule(strategy, schedule)
         strategy.updated_at = now
         return strategy_view(session, strategy, now)
 
@@ -62,10 +77,7 @@ def clear_schedule(ctx: ServiceContext, ref: str | int) -> StrategyView:
     with ctx.transaction() as session:
         strategy = resolve(session, ref, for_update=True)
         refuse_while_running(session, strategy, "change the schedule of")
-        strategy.schedule_start = strategy.schedule_stop = None
-        strategy.schedule_days = strategy.schedule_exchange = None
-        strategy.schedule_special_sessions = True
-        strategy.window_skipped_until = None
+        store_schedule(strategy, None)
         strategy.updated_at = now
         return strategy_view(session, strategy, now)
 

@@ -107,15 +107,8 @@ def desired_state(facts: StrategyFacts, now: datetime, calendars: CalendarBook) 
         warnings = window.warnings
         if not window.open:
             state = StrategyState.PAUSED if window.exchange_closed else StrategyState.SCHEDULED
-            label = "next session" if window.exchange_closed else "next start"
-            upcoming = (
-                f"{label} {format_local(window.changes_at, calendar)}"
-                if window.changes_at
-                else "no window opens in the next year"
-            )
-            return DesiredState(
-                False, state, (window.reason, upcoming), window.changes_at, warnings
-            )
+            reasons = (window.reason, window.upcoming)
+            return DesiredState(False, state, reasons, window.changes_at, warnings)
         skipped_until = facts.window_skipped_until
         if skipped_until is not None and now < skipped_until:
             return DesiredState(
