@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -29,15 +28,16 @@ from sqlalchemy import select
 from algovisor.db.models import Strategy
 from algovisor.db.queries import current_version
 from algovisor.errors import AlgovisorError, InvalidInputError
-from algovisor.schedule.windows import (
-    Schedule,
-    ScheduleError,
-    make_schedule,
-    parse_exchange,
-    parse_time,
-)
+from algovisor.schedule.windows import Schedule
 from algovisor.services import environment, strategies
 from algovisor.services.context import ServiceContext
+from algovisor.services.openalgo_schedules import (
+    OpenAlgoSchedule,
+    applied_note,
+    as_algovisor_schedule,
+    not_applied_note,
+    read_schedule,
+)
 from algovisor.services.schedules import store_schedule
 from algovisor.services.validation import (
     validate_env_key,
@@ -52,11 +52,8 @@ CONFIG_FILE = "strategy_configs.json"
 ENV_FILE = "strategy_env.json"
 SECURE_ENV_FILE = ".secure_env"
 SCRIPTS_DIR = "scripts"
-DEFAULT_EXCHANGE = "NSE"
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 MAX_NAME_CHARS = 64
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-TIME_PATTERN = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 # OpenAlgo's own bookkeeping of its processes: nothing a trader chose, nothing to map.
@@ -71,22 +68,6 @@ MAPPED_FIELDS = frozenset(
 )
 
 ImportStatus = Literal["imported", "would_import", "already_imported", "failed"]
-
-
-class OpenAlgoSchedule(BaseModel):
-    """A schedule as OpenAlgo stored it, in IST; `StrategyImport.applied` is what it became."""
-
-    enabled: bool
-    start: str | None  # "HH:MM"
-    stop: str | None  # "HH:MM"; None runs until stopped
-    days: list[str]  # "mon".."sun"
-    exchange: str
-
-    def describe(self) -> str:
-        window = f"{self.start or '?'}-{self.stop or 'open end'}"
-        days = ",".join(self.days) if self.days else "no days"
-        state = "" if self.enabled else " (disabled)"
-        return f"{window} {days} on {self.exchange}{state}"
 
 
 class StrategyImport(BaseModel):
@@ -289,8 +270,8 @@ def _plan(
     is_running = _flag(entry, "is_running")
     manually_stopped = _flag(entry, "manually_stopped")
     result.intent = Intent.RUN if is_running and not manually_stopped else Intent.STOP
-    result.schedule = _schedule(entry, result.notes)
-    schedule, problem = _algovisor_schedule(result.schedule)
+    result.schedule = read_schedule(entry, _flag(entry, "is_scheduled"), result.notes)
+    schedule, problem = as_algovisor_schedule(result.schedule)
     enabled = result.schedule is not None and result.schedule.enabled
     # OpenAlgo ran it inside a window; without one it would run around the clock.
     held_back = enabled and schedule is None and result.intent is Intent.RUN
@@ -345,138 +326,25 @@ def _flag(entry: dict[str, Any], field: str) -> bool:
     return value
 
 
-def _schedule(entry: dict[str, Any], notes: list[str]) -> OpenAlgoSchedule | None:
-    """The schedule OpenAlgo stored, or None if it had none; unreadable parts become notes."""
-    fields = ("is_scheduled", "schedule_start", "schedule_stop", "schedule_days")
-    if not any(entry.get(field) for field in fields):
-        return None
-    exchange = entry.get("exchange") or DEFAULT_EXCHANGE
-    if not isinstance(exchange, str):
-        notes.append(f"exchange {exchange!r} is not text; assumed {DEFAULT_EXCHANGE}")
-        exchange = DEFAULT_EXCHANGE
-    days: list[str] = []
-    raw_days = entry.get("schedule_days") or []
-    if not isinstance(raw_days, list):
-        notes.append(f"schedule_days {raw_days!r} is not a list; ignored")
-        raw_days = []
-    for day in raw_days:
-        short = day.strip().lower()[:3] if isinstance(day, str) else None
-        if short in WEEKDAYS:
-            if short not in days:
-                days.append(short)
-        else:
-            notes.append(f"schedule day {day!r} is not a weekday; ignored")
-    days.sort(key=WEEKDAYS.index)
-    return OpenAlgoSchedule(
-        enabled=_flag(entry, "is_scheduled"),
-        start=_time_of_day(entry, "schedule_start", notes),
-        stop=_time_of_day(entry, "schedule_stop", notes),
-        days=days,
-        exchange=exchange.strip().upper(),
-    )
-
-
-def _time_of_day(entry: dict[str, Any], field: str, notes: list[str]) -> str | None:
-    value = entry.get(field)
-    if value in (None, ""):
-        return None
-    match = TIME_PATTERN.match(value) if isinstance(value, str) else None
-    if match is None:
-        notes.append(f"{field} {value!r} is not HH:MM; ignored")
-        return None
-    return f"{int(match.group(1)):02d}:{match.group(2)}"
-
-
-def _algovisor_schedule(
-    schedule: OpenAlgoSchedule | None,
-) -> tuple[Schedule | None, str | None]:
-    """OpenAlgo's schedule as algovisor's, or None and why algovisor cannot take it."""
-    if schedule is None:
-        return None, None
-    if schedule.start is None:
-        return None, "it has no start time"
-    try:
-        converted = make_schedule(
-            schedule.start, schedule.stop, ",".join(schedule.days), schedule.exchange
-        )
-    except ScheduleError as error:
-        return None, str(error)
-    return converted, None
-
-
-def _schedule_command(name: str, schedule: OpenAlgoSchedule) -> str:
-    """The command that gives `name` this schedule, with a placeholder for each bad part."""
-    start = schedule.start if _is_time(schedule.start) else None
-    words = ["algovisor", "strategy", "schedule", shlex.quote(name), "--start", start or "HH:MM"]
-    if schedule.stop is not None:
-        good_stop = _is_time(schedule.stop) and schedule.stop != start
-        words += ["--stop", schedule.stop if good_stop else "HH:MM"]
-    words += ["--days", ",".join(schedule.days) or "DAYS"]
-    try:
-        exchange = parse_exchange(schedule.exchange)
-    except ScheduleError:
-        exchange = "EXCHANGE"
-    return " ".join([*words, "--exchange", exchange])
-
-
-def _is_time(text: str | None) -> bool:
-    if text is None:
-        return False
-    try:
-        parse_time(text, "")
-    except ScheduleError:
-        return False
-    return True
-
-
 def _note_schedule(planned: _Planned, dry_run: bool) -> None:
     """Tell the trader what became of OpenAlgo's schedule, and what to run about it."""
     result, openalgo = planned.result, planned.result.schedule
     if openalgo is None:
         return
-    name = shlex.quote(planned.name)
     if planned.schedule is not None:
         result.applied = ScheduleView.of(planned.schedule)
-        verb = "would be applied" if dry_run else "applied"
-        note = f"schedule {verb}: {planned.schedule.describe()}; "
-        if result.intent is Intent.RUN:
-            note += (
-                "armed: it runs only inside its window and starts when the next one opens "
-                f"(at once if one is open now); `algovisor explain {name}` says when"
-            )
-        elif planned.manually_stopped:
-            note += (
-                "stopped by hand in OpenAlgo, so it stays stopped; arm it with "
-                f"`algovisor strategy start {name}` and it runs inside its window"
-            )
-        else:
-            note += (
-                "OpenAlgo was not running it, and its scheduler would have started it when "
-                "the window opened; here it stays stopped until you arm it with "
-                f"`algovisor strategy start {name}`"
-            )
-        result.notes.append(note)
-        return
-    command = _schedule_command(planned.name, openalgo)
-    if not openalgo.enabled:
-        fix = f"fix what algovisor cannot take ({planned.schedule_problem}) and run"
-        result.notes.append(
-            f"schedule {openalgo.describe()} not applied: it was disabled in OpenAlgo, so the "
-            f"strategy runs only when started, until stopped; to use the schedule, "
-            f"{fix if planned.schedule_problem else 'run'} `{command}`"
-        )
-        return
-    note = f"schedule {openalgo.describe()} not applied: {planned.schedule_problem}; "
-    if planned.held_back:
-        note += (
-            "imported without a schedule and stopped, since OpenAlgo ran it only inside its "
-            "window and without one it would run around the clock; "
+        note = applied_note(
+            planned.schedule,
+            planned.name,
+            armed=result.intent is Intent.RUN,
+            manually_stopped=planned.manually_stopped,
+            dry_run=dry_run,
         )
     else:
-        note += "imported without a schedule; "
-    result.notes.append(
-        f"{note}fix it with `{command}`, then arm it: `algovisor strategy start {name}`"
-    )
+        note = not_applied_note(
+            openalgo, planned.name, planned.schedule_problem, held_back=planned.held_back
+        )
+    result.notes.append(note)
 
 
 def _find_script(folder: Path, openalgo_id: str, entry: dict[str, Any]) -> Path:

@@ -26,6 +26,7 @@ from algovisor.services.views import (
     CalendarDayView,
     CalendarView,
     Explanation,
+    ScheduleView,
     StrategyView,
 )
 from algovisor.supervisor.facts import facts_of, schedule_of
@@ -135,21 +136,19 @@ def explain(ctx: ServiceContext, ref: str | int, at: datetime | None = None) -> 
     book = ctx.calendars.current()
     with ctx.reading() as session:
         strategy = resolve(session, ref)
-        facts = facts_of(strategy)
-        view = strategy_view(session, strategy, ctx.clock.now())
+        name, facts = strategy.name, facts_of(strategy)
     decision = desired_state(facts, instant, book)
-    calendar = book[facts.schedule.exchange] if facts.schedule else None
-    tz = calendar.tz if calendar else INDIA
+    tz = book[facts.schedule.exchange].tz if facts.schedule else INDIA
     state = "running" if decision.should_run else decision.idle_state.value
     return Explanation(
-        strategy=view.name,
+        strategy=name,
         at=instant.astimezone(tz),
         should_run=decision.should_run,
         state=state,
         reasons=list(decision.reasons),
         warnings=list(decision.warnings),
         next_change_at=decision.next_change_at.astimezone(tz) if decision.next_change_at else None,
-        schedule=view.schedule,
+        schedule=ScheduleView.of(facts.schedule),
         calendar_problem=book.problem,
         summary=f"{state}: {decision.message}",
     )
