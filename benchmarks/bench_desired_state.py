@@ -31,6 +31,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from algovisor.clock import FakeClock
+from algovisor.contracts.readiness import read_board
 from algovisor.db.models import Strategy
 from algovisor.schedule.calendar import INDIA, CalendarBook
 from algovisor.schedule.library import load_library_calendars
@@ -128,9 +129,10 @@ def main() -> int:
             schedule_service.set_schedule(ctx, name, schedule_service.checked_schedule(*plan))
         with ctx.reading() as session:
             rows = list(session.scalars(select(Strategy)))
+            board = read_board(session, datetime.now(INDIA), book)
             for _ in range(arguments.repetitions):
                 started = time.perf_counter()
-                [facts_of(row) for row in rows]
+                [facts_of(row, board) for row in rows]
                 reading.add((time.perf_counter() - started) * 1000)
         # Outside every window (a Sunday), so the tick decides and spawns nothing.
         sunday = FakeClock(datetime(2026, 11, 22, 12, 0, tzinfo=INDIA))

@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -25,17 +26,21 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from algovisor.clock import Clock, SystemClock
+from algovisor.contracts.readiness import Readiness
 from algovisor.data_layout import DataLayout
+from algovisor.schedule.calendar import CalendarBook
 from algovisor.schedule.library import load_library_calendars
 from algovisor.services import api_keys
+from algovisor.services import contracts as contract_service
 from algovisor.services.context import ServiceContext
 from algovisor.settings import Settings
 from algovisor.supervisor.config import SupervisorConfig
 from algovisor.supervisor.identity import current_boot_id
 from algovisor.supervisor.logfiles import RetentionLimits
-from algovisor.supervisor.reconciler import Reconciler
+from algovisor.supervisor.reconciler import ContractBoard, Reconciler
 from algovisor.supervisor.restart_policy import RestartPolicy
 
 POSTGRES_URL = os.environ.get("ALGOVISOR_TEST_DATABASE_URL")
@@ -148,11 +153,19 @@ FAST_POLICY = RestartPolicy(
 )
 
 
+def contracts_always_ready(
+    session: Session, now: datetime, calendars: CalendarBook
+) -> Callable[[str], Readiness]:
+    """A contract board for tests about something else: every broker's contract is ready."""
+    return lambda _broker: Readiness(True, "", now.date())
+
+
 def make_reconciler(
     ctx: ServiceContext,
     policy: RestartPolicy = FAST_POLICY,
     clock: Clock | None = None,
     resource_sample_secs: float = 0.5,
+    contracts: ContractBoard = contracts_always_ready,
 ) -> Reconciler:
     config = SupervisorConfig(
         host_name="test-host",
@@ -172,6 +185,7 @@ def make_reconciler(
         config,
         os.environ,
         ctx.calendars.current,
+        contracts,
     )
 
 
@@ -291,10 +305,43 @@ class HostProcess:
 
 
 @pytest.fixture
-def host(ctx: ServiceContext) -> Iterator[HostProcess]:
-    """A host process (not yet started: call `host.start()`), with an API key ready."""
+def host(ctx: ServiceContext, tmp_path: Path) -> Iterator[HostProcess]:
+    """A host process (not yet started: call `host.start()`), with an API key ready.
+
+    The paper broker's contract for the trading day is loaded (from a small file)
+    first, so the host starts strategies at once instead of generating ~150k rows;
+    a test of that generation deletes it.
+    """
+    load_small_contract(ctx, tmp_path)
     key, _ = api_keys.create(ctx, "tests")
     instance = HostProcess(ctx.settings, key)
     yield instance
     if instance.process is not None:
         instance.kill(signal.SIGTERM)
+
+
+ZERODHA_HEADER = (
+    "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,"
+    "tick_size,lot_size,instrument_type,segment,exchange"
+)
+
+
+def small_zerodha_csv(path: Path, expiry: str = "2027-12-28") -> Path:
+    """A tiny but real-format Zerodha instruments file: loads in milliseconds."""
+    lines = [
+        ZERODHA_HEADER,
+        '256265,1001,NIFTY 50,"NIFTY",0,,0,0,0,EQ,INDICES,NSE',
+        '779521,3045,SBIN,"STATE BANK OF INDIA",0,,0,0.05,1,EQ,NSE,NSE',
+        f'12345602,48225,NIFTY27DECFUT,"NIFTY",0,{expiry},0,0.1,65,FUT,NFO-FUT,NFO',
+        f'12345858,48226,NIFTY27DEC24000CE,"NIFTY",0,{expiry},24000,0.05,65,CE,NFO-OPT,NFO',
+        f'12346114,48227,NIFTY27DEC24000PE,"NIFTY",0,{expiry},24000,0.05,65,PE,NFO-OPT,NFO',
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def load_small_contract(ctx: ServiceContext, tmp_path: Path, broker: str = "paper") -> None:
+    """Make `broker`'s contract ready for the current trading day, in milliseconds."""
+    path = small_zerodha_csv(tmp_path / f"{broker}-contract.csv")
+    source = contract_service.choose_source(broker, path, None, "zerodha")
+    contract_service.download(ctx, broker, source)

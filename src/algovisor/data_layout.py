@@ -19,6 +19,7 @@ class DataLayout:
             self.root / "logs",
             self.root / "runs",
             self.root / "calendars",
+            self.contracts_dir,
         ):
             directory.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
@@ -55,6 +56,11 @@ class DataLayout:
     @property
     def calendar_cache(self) -> Path:
         return self.root / "calendars" / "library-cache.json"
+
+    @property
+    def contracts_dir(self) -> Path:
+        """Downloads in progress (a contract's rows live in the database)."""
+        return self.root / "contracts"
 
     @property
     def host_lock(self) -> Path:

@@ -17,8 +17,10 @@ import uvicorn
 from sqlalchemy import select
 
 from algovisor.api.app import create_app
+from algovisor.contracts.manager import ContractManager
 from algovisor.db.models import Strategy
 from algovisor.services import api_keys
+from algovisor.services import contracts as contract_service
 from algovisor.services import strategies as strategy_service
 from algovisor.services.context import ServiceContext
 from algovisor.settings import Settings
@@ -115,13 +117,30 @@ def serve(
             os.environ,
             ctx.calendars.current,
         )
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=reconciler.serve_forever, args=(stop,), name="reconciler", daemon=True
+        manager = ContractManager(
+            ctx.sessions,
+            ctx.read_sessions,
+            ctx.clock,
+            ctx.calendars.current,
+            contract_service.make_refresh(ctx),
+            contract_service.pipeline_settings(ctx),
+            contract_service.refresh_time(ctx),
+            on_ready=reconciler.wake,
         )
-        thread.start()
+        ctx.contract_books = manager.book
+        stop = threading.Event()
+        threads = [
+            threading.Thread(
+                target=reconciler.serve_forever, args=(stop,), name="reconciler", daemon=True
+            ),
+            threading.Thread(
+                target=manager.serve_forever, args=(stop,), name="contracts", daemon=True
+            ),
+        ]
+        for thread in threads:
+            thread.start()
         say(f"algovisor is serving on {settings.api_url} (data: {settings.data_dir})")
-        app = create_app(ctx, wake=reconciler.wake)
+        app = create_app(ctx, wake=reconciler.wake, refresh_contract=manager.refresh_now)
         server = uvicorn.Server(
             uvicorn.Config(
                 app, host=settings.bind_host, port=settings.port, log_config=None, access_log=False
@@ -131,7 +150,8 @@ def serve(
         logger.info("host stopping; strategies keep running and are re-adopted on next start")
         stop.set()
         reconciler.wake()
-        thread.join(timeout=10)
+        for thread in threads:
+            thread.join(timeout=10)
         release_lease(ctx.sessions)
     finally:
         lock.release()

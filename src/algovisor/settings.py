@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     resource_sample_secs: float = Field(default=5.0, gt=0)
     host_name: str | None = None
 
+    # Master contracts: the daily refresh time (IST, on trading days), how many
+    # unreadable rows a file may have, and how long a download may take.
+    contract_refresh_time: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    contract_max_rejected_percent: float = Field(default=5.0, ge=0, le=100)
+    contract_download_timeout_secs: float = Field(default=300.0, gt=0)
+    contract_attempt_deadline_secs: float = Field(default=600.0, gt=0)
+
     log_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     log_keep_files: int = Field(default=50, ge=1)
     log_keep_days: int = Field(default=30, ge=1)

@@ -98,6 +98,18 @@ def protected_routes(ctx: ServiceContext) -> list[tuple[str, str]]:
     ]
 
 
+def path_values(strategy_id: int) -> dict[str, object]:
+    return {
+        "ref": strategy_id,
+        "strategy_id": strategy_id,
+        "key": "SYMBOL",
+        "exchange": "NSE",
+        "broker": "paper",
+        "symbol": "SBIN",
+        "token": "3045",
+    }
+
+
 def test_health_answers_without_a_key(ctx: ServiceContext) -> None:
     with TestClient(create_app(ctx)) as anonymous:
         response = anonymous.get("/api/health")
@@ -117,7 +129,7 @@ def test_every_route_but_health_needs_a_valid_api_key(ctx: ServiceContext, api_k
     with TestClient(create_app(ctx)) as anonymous:
         for method, template in routes:
             # Aimed at a strategy that exists: a missing key must not delete or change it.
-            path = template.format(ref=existing.id, key="SYMBOL", exchange="NSE")
+            path = template.format(**path_values(existing.id))
             missing = anonymous.request(method, path)
             assert_error(missing, 401, "missing API key")
             assert "X-API-Key" in missing.json()["detail"]
@@ -127,10 +139,12 @@ def test_every_route_but_health_needs_a_valid_api_key(ctx: ServiceContext, api_k
             # so nothing changes): the door is the key, not something else refusing.
             authorised = anonymous.request(
                 method,
-                template.format(ref="999", key="SYMBOL", exchange="NSE"),
+                template.format(**path_values(999)),
                 headers={"X-API-Key": api_key},
             )
-            assert authorised.status_code in {200, 404, 422}, (method, path, authorised.text)
+            # A contract refresh needs the host's contract manager, absent in this app.
+            answers = {200, 404, 422} | ({503} if template.endswith("/refresh") else set())
+            assert authorised.status_code in answers, (method, path, authorised.text)
 
     assert state(ctx) == before
 

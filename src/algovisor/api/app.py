@@ -10,11 +10,16 @@ from fastapi import Depends, FastAPI
 from algovisor import __version__
 from algovisor.api.deps import require_api_key
 from algovisor.api.errors import install_error_handlers
-from algovisor.api.routers import health, schedules, strategies
+from algovisor.api.routers import contracts, health, python_compat, schedules, strategies
+from algovisor.errors import UnavailableError
 from algovisor.services.context import ServiceContext
 
 
-def create_app(context: ServiceContext, wake: Callable[[], None] = lambda: None) -> FastAPI:
+def create_app(
+    context: ServiceContext,
+    wake: Callable[[], None] = lambda: None,
+    refresh_contract: Callable[[str], None] | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="algovisor",
         version=__version__,
@@ -24,13 +29,22 @@ def create_app(context: ServiceContext, wake: Callable[[], None] = lambda: None)
     )
     app.state.context = context
     app.state.wake = wake
+    app.state.refresh_contract = refresh_contract or _no_host_refresh
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(strategies.router, dependencies=[Depends(require_api_key)])
     app.include_router(schedules.router, dependencies=[Depends(require_api_key)])
+    app.include_router(contracts.router, dependencies=[Depends(require_api_key)])
+    app.include_router(python_compat.router, dependencies=[Depends(require_api_key)])
 
     @app.get("/api/openapi.json", include_in_schema=False, dependencies=[Depends(require_api_key)])
     def openapi_schema() -> dict[str, Any]:
         return app.openapi()
 
     return app
+
+
+def _no_host_refresh(broker: str) -> None:
+    raise UnavailableError(
+        "no contract manager runs in this process; start the host with `algovisor serve`"
+    )

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -195,3 +197,86 @@ class HostLease(Base):
     api_url: Mapped[str] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column()
     heartbeat_at: Mapped[datetime] = mapped_column()
+
+
+class MasterContractStatus(Base):
+    """One broker's master contract: which generation readers see, and the latest attempt.
+
+    The seed's columns (broker, status, message, last_updated, total_symbols,
+    is_ready) keep their names and meaning; the rest say what was loaded, how,
+    and what went wrong.
+    """
+
+    __tablename__ = "master_contract_status"
+
+    broker: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # pending -> downloading -> success | error
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    message: Mapped[str | None] = mapped_column(Text)
+    last_updated: Mapped[datetime] = mapped_column()
+    total_symbols: Mapped[int] = mapped_column(Integer, default=0)
+    # True while the loaded generation is for the current trading day; readers
+    # recompute it from `trading_day`, since a day boundary changes it unwritten.
+    is_ready: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # The contract readers see: 0 means none was ever loaded.
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    trading_day: Mapped[date | None] = mapped_column(Date)
+    loaded_at: Mapped[datetime | None] = mapped_column()
+    exchange_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # {"reasons": {reason: count}, "examples": [...], "skipped": {reason: count}}
+    rejections: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    step_secs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    # Where the contract comes from; remembered so the host can refresh it.
+    source_kind: Mapped[str | None] = mapped_column(String(8))  # paper, url, file
+    source_format: Mapped[str | None] = mapped_column(String(16))
+    source_location: Mapped[str | None] = mapped_column(Text)
+
+    # The attempt in progress; its deadline lets anyone declare it stuck.
+    attempt_id: Mapped[str | None] = mapped_column(String(32))
+    attempt_started_at: Mapped[datetime | None] = mapped_column()
+    attempt_deadline_at: Mapped[datetime | None] = mapped_column()
+    attempt_step: Mapped[str | None] = mapped_column(String(16))
+    # "host:pid:start": lets the host see at once that a CLI download died.
+    attempt_owner: Mapped[str | None] = mapped_column(String(160))
+    progress_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    progress_total_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # Failed attempts in a row, and when the host tries again.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column()
+
+
+class MasterContractRow(Base):
+    """One instrument of one generation of one broker's contract.
+
+    A load writes generation N+1 beside N (the staging rows, invisible to
+    readers), then one update of the status row swaps it in; N is deleted after.
+    """
+
+    __tablename__ = "master_contracts"
+    __table_args__ = (
+        Index(
+            "uq_master_contracts_token",
+            "broker",
+            "generation",
+            "exchange",
+            "token",
+            unique=True,
+        ),
+    )
+
+    broker: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(16), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))
+    broker_symbol: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(128))
+    broker_exchange: Mapped[str] = mapped_column(String(16))
+    expiry: Mapped[date | None] = mapped_column(Date)
+    strike: Mapped[float | None] = mapped_column(Float)
+    lot_size: Mapped[int] = mapped_column(Integer)
+    instrument_type: Mapped[str] = mapped_column(String(8))
+    tick_size: Mapped[float] = mapped_column(Float)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from algovisor.contracts.readiness import projected_board
 from algovisor.db.models import Strategy
 from algovisor.errors import InvalidInputError, NotFoundError
 from algovisor.schedule.calendar import EXCHANGES, INDIA, ExchangeCalendar
@@ -136,7 +137,10 @@ def explain(ctx: ServiceContext, ref: str | int, at: datetime | None = None) -> 
     book = ctx.calendars.current()
     with ctx.reading() as session:
         strategy = resolve(session, ref)
-        name, facts = strategy.name, facts_of(strategy)
+        name, facts = (
+            strategy.name,
+            facts_of(strategy, projected_board(session, instant, ctx.clock.now(), book)),
+        )
     decision = desired_state(facts, instant, book)
     tz = book[facts.schedule.exchange].tz if facts.schedule else INDIA
     state = "running" if decision.should_run else decision.idle_state.value

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from algovisor.contracts.sources import check_broker
 from algovisor.db.models import Run, Strategy, StrategyVersion
 from algovisor.db.queries import current_version
 from algovisor.errors import ConflictError, InvalidInputError, NotFoundError
@@ -34,8 +35,6 @@ from algovisor.services.views import (
 )
 from algovisor.supervisor.facts import schedule_of
 from algovisor.supervisor.states import ACTIVE_RUN_STATUSES, Intent, StrategyState
-
-KNOWN_BROKERS = ("paper",)
 
 
 class StrategyRunningError(ConflictError):
@@ -192,10 +191,7 @@ def add(
     """A new strategy with its first version; stopped until started."""
     safe_filename = validate_script(filename, content, ctx.settings.max_script_bytes)
     chosen = validate_name(name if name is not None else safe_filename.removesuffix(".py"))
-    if broker not in KNOWN_BROKERS:
-        raise InvalidInputError(
-            f"unknown broker {broker!r}", detail=f"Known brokers: {', '.join(KNOWN_BROKERS)}."
-        )
+    check_broker(broker)
     now = ctx.clock.now()
     try:
         with ctx.transaction() as session:
@@ -299,10 +295,8 @@ def configure(
         raise InvalidInputError(f"a memory limit below {MIN_MEMORY_LIMIT_MB} MB cannot run Python")
     if memory_limit_mb is not None and memory_limit_mb < 0:
         raise InvalidInputError("a memory limit cannot be negative (0 removes it)")
-    if broker is not None and broker not in KNOWN_BROKERS:
-        raise InvalidInputError(
-            f"unknown broker {broker!r}", detail=f"Known brokers: {', '.join(KNOWN_BROKERS)}."
-        )
+    if broker is not None:
+        check_broker(broker)
     now = ctx.clock.now()
     with ctx.transaction() as session:
         strategy = resolve(session, ref, for_update=True)

@@ -149,3 +149,54 @@ class CalendarView(BaseModel):
     days: list[CalendarDayView]
     overrides_file: str
     problem: str | None
+
+
+class ContractProgressView(BaseModel):
+    step: str | None
+    bytes: int
+    total_bytes: int | None
+    started_at: datetime | None
+    deadline_at: datetime | None
+
+
+class ContractStatusView(BaseModel):
+    """One broker's master contract; the first six fields are the seed's, with its names."""
+
+    broker: str
+    status: str  # pending, downloading, success, error
+    message: str | None
+    is_ready: bool  # loaded for the current trading day
+    total_symbols: int
+    last_updated: datetime | None
+    trading_day: date | None  # the day the loaded contract is for
+    current_trading_day: date  # the day a contract must be for now
+    waiting_reason: str | None  # what a strategy on this broker shows while waiting
+    loaded_at: datetime | None
+    exchange_counts: dict[str, int]
+    rows_rejected: int
+    rejections: dict[str, object]
+    step_secs: dict[str, float]
+    source: str | None
+    progress: ContractProgressView | None
+    failures: int
+    retry_at: datetime | None
+
+
+class InstrumentView(BaseModel):
+    symbol: str
+    broker_symbol: str
+    name: str
+    exchange: str
+    broker_exchange: str
+    token: str
+    expiry: date | None
+    strike: float | None
+    lot_size: int
+    instrument_type: str
+    tick_size: float
+
+
+class ChainLinkView(BaseModel):
+    strike: float
+    call: InstrumentView | None
+    put: InstrumentView | None

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
+from algovisor.contracts.readiness import Readiness
 from algovisor.db.models import Strategy
 from algovisor.schedule.windows import Schedule, make_schedule
 from algovisor.supervisor.states import Intent, StrategyFacts
 
 
-def facts_of(strategy: Strategy) -> StrategyFacts:
+def facts_of(strategy: Strategy, contracts: Callable[[str], Readiness]) -> StrategyFacts:
+    """The facts about `strategy`, with its broker's contract readiness from `contracts`."""
+    contract = contracts(strategy.broker)
     return StrategyFacts(
         intent=Intent(strategy.intent),
         error_message=strategy.error_message,
@@ -17,6 +21,8 @@ def facts_of(strategy: Strategy) -> StrategyFacts:
         stop_message=strategy.stop_message,
         schedule=schedule_of(strategy),
         window_skipped_until=strategy.window_skipped_until,
+        contract_ready=contract.ready,
+        contract_message=contract.reason or None,
     )
 
 

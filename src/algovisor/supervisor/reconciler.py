@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from algovisor.clock import Clock
+from algovisor.contracts.readiness import Readiness, read_board
 from algovisor.data_layout import DataLayout
 from algovisor.db.models import Run, Strategy, StrategyVersion
 from algovisor.db.queries import current_version
@@ -62,6 +63,9 @@ logger = logging.getLogger(__name__)
 
 MEMORY_BREACHES_BEFORE_RESTART = 3
 
+# Reads every broker's contract readiness once per tick (tests may stand in their own).
+ContractBoard = Callable[[Session, datetime, CalendarBook], Callable[[str], Readiness]]
+
 
 class Reconciler:
     def __init__(
@@ -73,9 +77,11 @@ class Reconciler:
         config: SupervisorConfig,
         host_environment: Mapping[str, str],
         calendars: Callable[[], CalendarBook],
+        contracts: ContractBoard = read_board,
     ) -> None:
         self._sessions = session_factory
         self._calendars = calendars
+        self._contracts = contracts
         self._warned: set[str] = set()  # calendar warnings already logged
         self._layout = layout
         self._secrets = secret_box
@@ -203,10 +209,11 @@ class Reconciler:
             self._adopt_unwatched(session, runs)
             active = {run.strategy_id: run for run in runs if run.status != RunStatus.ENDED}
             strategies = session.scalars(select(Strategy)).all()
+            contracts = self._contracts(session, now, calendars)
             to_spawn: list[Strategy] = []
             for strategy in strategies:
                 run = active.get(strategy.id)
-                desired = desired_state(facts_of(strategy), now, calendars)
+                desired = desired_state(facts_of(strategy, contracts), now, calendars)
                 if desired.should_run and run is None:
                     to_spawn.append(strategy)
                 elif run is not None and run.id in self._live:
@@ -223,7 +230,9 @@ class Reconciler:
     def _converge_run(self, strategy: Strategy, run: Run, desired: DesiredState) -> None:
         if run.status == RunStatus.STOPPING:
             return
-        if not desired.should_run:
+        # Waiting holds a start back; a running strategy is never stopped because
+        # its broker's next contract is still being fetched.
+        if not desired.should_run and desired.idle_state is not StrategyState.WAITING:
             scheduled = desired.idle_state in (StrategyState.SCHEDULED, StrategyState.PAUSED)
             self._request_stop(strategy, run, "window closed" if scheduled else "requested")
         elif run.restart_generation < strategy.restart_generation:

@@ -63,8 +63,7 @@ class StrategyFacts:
     stop_message: str | None = None
     schedule: Schedule | None = None  # None: manual only
     window_skipped_until: datetime | None = None
-    # Master-contract readiness of the strategy's broker. A stub until master
-    # contracts arrive: nothing sets it to False yet.
+    # Whether the strategy's broker has today's master contract loaded.
     contract_ready: bool = True
     contract_message: str | None = None
 

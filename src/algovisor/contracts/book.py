@@ -1,0 +1,261 @@
+"""The in-memory lookup book: one broker's contract, built once, read without locks.
+
+A book is immutable. A new contract builds a new book and the holder swaps one
+reference, so a reader sees the old book or the new one, never a mixture.
+
+Per exchange the rows are kept in columns sorted by symbol: a dict from symbol
+to token (the hot lookup), a sorted symbol list (prefix search and row access by
+bisection), tokens sorted beside their rows (reverse lookup), and packed arrays
+for lot size, tick size, strike, expiry and type. That keeps a 150,000-row
+contract near 200 bytes a row.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from algovisor.contracts.records import INSTRUMENT_TYPES, Instrument
+from algovisor.contracts.symbols import expiry_code
+from algovisor.errors import NotFoundError
+
+
+class SymbolNotFoundError(NotFoundError, KeyError):
+    """The symbol (or token) is not in this contract."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """One strike of an option chain: its call and its put (either may be missing)."""
+
+    strike: float
+    call: Instrument | None
+    put: Instrument | None
+
+
+class ExchangeBook:
+    """One exchange's instruments, column by column, sorted by symbol."""
+
+    __slots__ = (
+        "_broker_exchange_names",
+        "_broker_exchanges",
+        "_broker_symbols",
+        "_expiries",
+        "_kinds",
+        "_lot_sizes",
+        "_name_ids",
+        "_names",
+        "_strikes",
+        "_tick_sizes",
+        "_token_order",
+        "_token_rows",
+        "exchange",
+        "symbols",
+        "tokens",
+    )
+
+    def __init__(self, exchange: str, rows: list[Instrument]) -> None:
+        rows.sort(key=lambda row: row.symbol)
+        self.exchange = exchange
+        self.symbols: list[str] = [row.symbol for row in rows]
+        # symbol -> token: the lookup strategies make most often, one dict access.
+        self.tokens: dict[str, str] = {row.symbol: row.token for row in rows}
+        names: dict[str, int] = {}
+        broker_exchanges: dict[str, int] = {}
+        self._name_ids = array("i", [names.setdefault(row.name, len(names)) for row in rows])
+        self._names = list(names)
+        self._broker_exchanges = array(
+            "b",
+            [
+                broker_exchanges.setdefault(row.broker_exchange, len(broker_exchanges))
+                for row in rows
+            ],
+        )
+        self._broker_exchange_names = list(broker_exchanges)
+        # A broker symbol equal to ours is stored as the same string object.
+        self._broker_symbols = [
+            row.symbol if row.broker_symbol == row.symbol else row.broker_symbol for row in rows
+        ]
+        self._lot_sizes = array("i", [row.lot_size for row in rows])
+        self._tick_sizes = array("d", [row.tick_size for row in rows])
+        self._strikes = array("d", [math.nan if row.strike is None else row.strike for row in rows])
+        self._expiries = array("i", [row.expiry.toordinal() if row.expiry else 0 for row in rows])
+        self._kinds = array("b", [INSTRUMENT_TYPES.index(row.instrument_type) for row in rows])
+        order = sorted(range(len(rows)), key=lambda index: rows[index].token)
+        self._token_order = [rows[index].token for index in order]
+        self._token_rows = array("i", order)
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    def row(self, index: int) -> Instrument:
+        strike = self._strikes[index]
+        expiry = self._expiries[index]
+        return Instrument(
+            symbol=self.symbols[index],
+            broker_symbol=self._broker_symbols[index],
+            name=self._names[self._name_ids[index]],
+            exchange=self.exchange,
+            broker_exchange=self._broker_exchange_names[self._broker_exchanges[index]],
+            token=self.tokens[self.symbols[index]],
+            expiry=date.fromordinal(expiry) if expiry else None,
+            strike=None if math.isnan(strike) else strike,
+            lot_size=self._lot_sizes[index],
+            instrument_type=INSTRUMENT_TYPES[self._kinds[index]],
+            tick_size=self._tick_sizes[index],
+        )
+
+    def index_of(self, symbol: str) -> int | None:
+        index = bisect_left(self.symbols, symbol)
+        if index < len(self.symbols) and self.symbols[index] == symbol:
+            return index
+        return None
+
+    def index_of_token(self, token: str) -> int | None:
+        position = bisect_left(self._token_order, token)
+        if position < len(self._token_order) and self._token_order[position] == token:
+            return self._token_rows[position]
+        return None
+
+    def with_prefix(self, prefix: str) -> Iterator[int]:
+        index = bisect_left(self.symbols, prefix)
+        while index < len(self.symbols) and self.symbols[index].startswith(prefix):
+            yield index
+            index += 1
+
+    def name_of(self, index: int) -> str:
+        return self._names[self._name_ids[index]]
+
+    def expiry_ordinal(self, index: int) -> int:
+        return self._expiries[index]
+
+    def kind(self, index: int) -> str:
+        return INSTRUMENT_TYPES[self._kinds[index]]
+
+
+@dataclass(frozen=True)
+class ContractBook:
+    """Lookups over one broker's contract for one trading day."""
+
+    broker: str
+    generation: int
+    trading_day: date | None
+    exchanges: dict[str, ExchangeBook] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        broker: str,
+        generation: int,
+        trading_day: date | None,
+        rows: Iterable[Instrument],
+    ) -> ContractBook:
+        by_exchange: dict[str, list[Instrument]] = {}
+        for row in rows:
+            by_exchange.setdefault(row.exchange, []).append(row)
+        return cls(
+            broker,
+            generation,
+            trading_day,
+            {exchange: ExchangeBook(exchange, part) for exchange, part in by_exchange.items()},
+        )
+
+    def __len__(self) -> int:
+        return sum(len(book) for book in self.exchanges.values())
+
+    def _exchange(self, exchange: str) -> ExchangeBook:
+        book = self.exchanges.get(exchange)
+        if book is None:
+            raise self._no_exchange(exchange)
+        return book
+
+    def _no_exchange(self, exchange: str) -> SymbolNotFoundError:
+        known = ", ".join(sorted(self.exchanges)) or "none"
+        return SymbolNotFoundError(
+            f"the {self.broker} contract has no exchange {exchange!r} (it has: {known})"
+        )
+
+    def token(self, symbol: str, exchange: str) -> str:
+        """The broker's token for an OpenAlgo symbol; raises SymbolNotFoundError."""
+        try:
+            return self.exchanges[exchange].tokens[symbol]
+        except KeyError:
+            raise self._not_found(symbol, exchange) from None
+
+    def instrument(self, symbol: str, exchange: str) -> Instrument:
+        book = self._exchange(exchange)
+        index = book.index_of(symbol)
+        if index is None:
+            raise self._not_found(symbol, exchange)
+        return book.row(index)
+
+    def by_token(self, token: str, exchange: str) -> Instrument:
+        book = self._exchange(exchange)
+        index = book.index_of_token(token)
+        if index is None:
+            raise SymbolNotFoundError(
+                f"token {token} is not in the {self.broker} {exchange} contract"
+            )
+        return book.row(index)
+
+    def lot_size(self, symbol: str, exchange: str) -> int:
+        return self.instrument(symbol, exchange).lot_size
+
+    def tick_size(self, symbol: str, exchange: str) -> float:
+        return self.instrument(symbol, exchange).tick_size
+
+    def search(self, query: str, exchange: str | None = None, limit: int = 50) -> list[Instrument]:
+        """Instruments whose symbol starts with `query` (any case), by exchange and symbol."""
+        prefix = query.strip().upper()
+        found: list[Instrument] = []
+        for name in sorted(self.exchanges) if exchange is None else [exchange]:
+            book = self._exchange(name)
+            for index in book.with_prefix(prefix):
+                if len(found) >= limit:
+                    return found
+                found.append(book.row(index))
+        return found
+
+    def expiries(self, name: str, exchange: str, instrument_type: str | None = None) -> list[date]:
+        """Every expiry of an underlying's futures and options (or of one type), soonest first."""
+        book = self._exchange(exchange)
+        ordinals = {
+            book.expiry_ordinal(index)
+            for index in book.with_prefix(name.upper())
+            if book.name_of(index) == name.upper()
+            and book.expiry_ordinal(index)
+            and (instrument_type is None or book.kind(index) == instrument_type)
+        }
+        return [date.fromordinal(ordinal) for ordinal in sorted(ordinals)]
+
+    def option_chain(self, name: str, expiry: date, exchange: str) -> list[ChainLink]:
+        """Calls and puts of one expiry, by strike."""
+        book = self._exchange(exchange)
+        underlying = name.upper()
+        links: dict[float, list[Instrument | None]] = {}
+        for index in book.with_prefix(f"{underlying}{expiry_code(expiry)}"):
+            kind = book.kind(index)
+            if kind not in ("CE", "PE") or book.name_of(index) != underlying:
+                continue
+            row = book.row(index)
+            if row.strike is None or row.expiry != expiry:
+                continue
+            pair = links.setdefault(row.strike, [None, None])
+            pair[0 if kind == "CE" else 1] = row
+        return [ChainLink(strike, *links[strike]) for strike in sorted(links)]
+
+    def _not_found(self, symbol: str, exchange: str) -> SymbolNotFoundError:
+        if exchange not in self.exchanges:
+            return self._no_exchange(exchange)
+        return SymbolNotFoundError(
+            f"{symbol} is not in the {self.broker} {exchange} contract"
+            f"{f' for {self.trading_day}' if self.trading_day else ''}; "
+            "check the symbol format (e.g. NIFTY28NOV2424000CE) with `algovisor contracts search`"
+        )

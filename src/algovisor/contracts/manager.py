@@ -1,0 +1,214 @@
+"""The host's contract keeper: refreshes what is due, declares stuck downloads, holds the books.
+
+It ticks on its own thread, beside the reconciler. Each tick it
+  - marks `error` any download past its deadline (a hung thread or a dead CLI),
+  - starts a refresh for every broker whose contract is not ready for the
+    trading day once the refresh time has passed, retrying failures with backoff,
+  - rebuilds the lookup book of any broker whose generation changed (a load by
+    the CLI), and wakes the reconciler when a contract becomes ready.
+Refreshes run on worker threads so a slow download never delays the watchdog.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import date, datetime, time
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from algovisor.clock import Clock
+from algovisor.contracts import store
+from algovisor.contracts.book import ContractBook
+from algovisor.contracts.days import contract_day, opens_for_trading
+from algovisor.contracts.lookup import load_book
+from algovisor.contracts.pipeline import PipelineSettings, Refresh
+from algovisor.contracts.readiness import CONTRACT_CALENDAR, readiness
+from algovisor.contracts.sources import Source, check_broker, default_source
+from algovisor.db.models import MasterContractStatus
+from algovisor.errors import AlgovisorError, InvalidInputError
+from algovisor.schedule.calendar import CalendarBook, ExchangeCalendar
+from algovisor.schedule.windows import format_local
+
+logger = logging.getLogger(__name__)
+
+AUTOMATIC_SOURCES = ("paper", "url")
+# How often the status table is read: a contract loaded by the CLI wakes the
+# reconciler within this, and a dead download's process is noticed as fast.
+POLL_SECS = 0.25
+
+
+class ContractManager:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        read_sessions: sessionmaker[Session],
+        clock: Clock,
+        calendars: Callable[[], CalendarBook],
+        refresh: Refresh,
+        settings: PipelineSettings,
+        refresh_time: time,
+        on_ready: Callable[[], None],
+    ) -> None:
+        self._sessions = sessions
+        self._read_sessions = read_sessions
+        self._clock = clock
+        self._calendars = calendars
+        self._refresh = refresh
+        self._settings = settings
+        self._refresh_time = refresh_time
+        self._on_ready = on_ready
+        # One reference per broker, replaced whole: readers never see a half-built book.
+        self._books: dict[str, ContractBook] = {}
+        self._workers: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def book(self, broker: str) -> ContractBook | None:
+        return self._books.get(broker)
+
+    def serve_forever(self, stop: threading.Event, interval_secs: float = POLL_SECS) -> None:
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                logger.exception("contract manager tick failed; retrying")
+            stop.wait(interval_secs)
+
+    def tick(self) -> None:
+        now = self._clock.now()
+        calendar = self._calendars()[CONTRACT_CALENDAR]
+        rows = self._statuses()
+        if any(row.status == "downloading" for row in rows.values()):
+            with self._sessions.begin() as session:
+                abandoned = self._abandon_stuck(session, now, calendar)
+            if abandoned:
+                rows = self._statuses()
+        changed = [
+            row
+            for broker, row in rows.items()
+            if row.generation
+            and broker not in self._workers
+            and getattr(self._books.get(broker), "generation", None) != row.generation
+        ]
+        if changed:
+            # Loaded elsewhere (the CLI): readiness is in the database already, so the
+            # reconciler is woken before the slower rebuild of the book.
+            self._on_ready()
+        for row in changed:
+            self._reload_book(row)
+        for broker, source, day in self._due(rows, now, calendar):
+            self._start(broker, source, day, calendar)
+
+    def _statuses(self) -> dict[str, MasterContractStatus]:
+        with self._read_sessions() as session:
+            return {row.broker: row for row in store.all_statuses(session)}
+
+    def refresh_now(self, broker: str) -> None:
+        """Start a refresh at once (API); refused while one is under way or for file sources."""
+        check_broker(broker)
+        now = self._clock.now()
+        calendar = self._calendars()[CONTRACT_CALENDAR]
+        with self._read_sessions() as session:
+            row = session.get(MasterContractStatus, broker)
+        busy = row is not None and row.status == "downloading"
+        if broker in self._workers or (
+            busy and row is not None and row.attempt_deadline_at and now < row.attempt_deadline_at
+        ):
+            raise store.ContractBusyError(f"a refresh of the {broker} contract is under way")
+        if row is not None and row.source_kind == "file":
+            raise InvalidInputError(
+                f"the {broker} contract was loaded from a file; load the new file with "
+                f"`algovisor contracts download --broker {broker} --file FILE`"
+            )
+        source = (
+            Source(row.source_kind, row.source_format or "", row.source_location)
+            if row is not None and row.source_kind
+            else default_source(broker)
+        )
+        self._start(broker, source, contract_day(now, calendar), calendar)
+
+    def join(self, timeout_secs: float) -> None:
+        """Wait for refreshes in flight (tests, shutdown)."""
+        for worker in list(self._workers.values()):
+            worker.join(timeout_secs)
+
+    # ----- watchdog -----------------------------------------------------------------
+
+    def _abandon_stuck(self, session: Session, now: datetime, calendar: ExchangeCalendar) -> bool:
+        stuck = store.stuck_attempts(session, now)
+        for row in stuck:
+            step = row.attempt_step or "download"
+            retry: store.RetryPolicy | None = None  # a dead process is no reason to wait
+            if store.owner_is_dead(row.attempt_owner):
+                message = f"the process running the {step} died before it finished; abandoned"
+            else:
+                deadline = format_local(row.attempt_deadline_at or now, calendar)
+                message = f"the {step} did not finish by its deadline ({deadline}); abandoned"
+                if row.source_kind in AUTOMATIC_SOURCES:
+                    retry = self._settings.retry
+            store.fail_attempt(session, row, message, now, retry)
+            logger.error("contract %s: %s", row.broker, message)
+            with self._lock:
+                self._workers.pop(row.broker, None)  # a hung worker no longer blocks a retry
+        return bool(stuck)
+
+    # ----- automatic refresh --------------------------------------------------------
+
+    def _due(
+        self, rows: dict[str, MasterContractStatus], now: datetime, calendar: ExchangeCalendar
+    ) -> list[tuple[str, Source, date]]:
+        brokers = {"paper"} | {
+            broker for broker, row in rows.items() if row.source_kind in AUTOMATIC_SOURCES
+        }
+        due = []
+        for broker in sorted(brokers):
+            row = rows.get(broker)
+            if broker in self._workers or readiness(broker, row, now, calendar).ready:
+                continue
+            if row is not None and (
+                row.status == "downloading" or (row.retry_at is not None and now < row.retry_at)
+            ):
+                continue
+            day = contract_day(now, calendar)
+            local = now.astimezone(calendar.tz)
+            if day == local.date() and local.time() < self._refresh_time:
+                continue  # today's contract is not due yet; yesterday's would not do either
+            source = (
+                Source(row.source_kind, row.source_format or "", row.source_location)
+                if row is not None and row.source_kind
+                else default_source(broker)
+            )
+            due.append((broker, source, day))
+        return due
+
+    def _start(self, broker: str, source: Source, day: date, calendar: ExchangeCalendar) -> None:
+        def work() -> None:
+            try:
+                report = self._refresh.run(
+                    broker, source, day, lambda when: opens_for_trading(calendar, when)
+                )
+            except AlgovisorError:
+                pass  # recorded in the status row and logged by the pipeline
+            except Exception:
+                logger.exception("contract %s: refresh failed unexpectedly", broker)
+            else:
+                self._books[broker] = report.book
+                self._on_ready()
+            finally:
+                with self._lock:
+                    if self._workers.get(broker) is threading.current_thread():
+                        del self._workers[broker]
+
+        worker = threading.Thread(target=work, name=f"contract-{broker}", daemon=True)
+        with self._lock:
+            self._workers[broker] = worker
+        worker.start()
+
+    # ----- books --------------------------------------------------------------------
+
+    def _reload_book(self, row: MasterContractStatus) -> None:
+        with self._read_sessions() as session:
+            book = load_book(session, row.broker)
+        self._books[row.broker] = book
+        logger.info("contract %s: lookup book rebuilt (%s symbols)", row.broker, f"{len(book):,}")

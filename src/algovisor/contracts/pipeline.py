@@ -1,0 +1,237 @@
+"""One refresh of one broker's contract, step by step, all or nothing.
+
+    claim the broker -> fetch (generate | download | read file) -> parse -> validate
+    -> load the next generation -> build the lookup book -> swap in -> drop the old rows
+
+Every step is timed. Any failure marks the attempt `error` with a message naming
+the step and what went wrong; the generation readers see is untouched, and the
+rows of a load that never swapped in are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from algovisor.clock import Clock
+from algovisor.contracts import paper, store
+from algovisor.contracts.book import ContractBook
+from algovisor.contracts.formats import parse_file
+from algovisor.contracts.records import ParseOutcome
+from algovisor.contracts.sources import DownloadLimits, Progress, Source, download
+from algovisor.contracts.validate import DEFAULT_MAX_REJECTED_RATIO, ValidContract, validate
+from algovisor.db.models import MasterContractStatus
+from algovisor.errors import AlgovisorError, InvalidInputError
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_WRITE_SECS = 0.5
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    max_rejected_ratio: float = DEFAULT_MAX_REJECTED_RATIO
+    # Past this, anyone may declare the attempt stuck (the host does, every tick).
+    attempt_deadline_secs: float = 600.0
+    limits: DownloadLimits = field(default_factory=DownloadLimits)
+    retry: store.RetryPolicy = field(default_factory=store.RetryPolicy)
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    broker: str
+    generation: int
+    trading_day: date
+    contract: ValidContract
+    step_secs: dict[str, float]
+    book: ContractBook
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Runs the steps for one attempt, writing progress to the status row as it goes."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    work_dir: Path  # where downloads land before they are parsed
+    settings: PipelineSettings
+
+    def run(
+        self,
+        broker: str,
+        source: Source,
+        trading_day: date,
+        is_trading_day: Callable[[date], bool],
+        progress: Progress | None = None,
+    ) -> LoadReport:
+        """Fetch, check and swap in the contract; raises the failure after recording it."""
+        with self.sessions.begin() as session:
+            attempt = store.begin_attempt(
+                session, broker, source, self.clock.now(), self.settings.attempt_deadline_secs
+            )
+        logger.info(
+            "contract %s: refreshing from %s for %s", broker, source.describe(), trading_day
+        )
+        attempt_run = _Attempt(self, broker, attempt, progress)
+        try:
+            report = attempt_run.steps(source, trading_day, is_trading_day)
+        except AlgovisorError as error:
+            attempt_run.fail(source, f"{attempt_run.step} failed: {error.message}")
+            raise
+        except Exception as error:
+            attempt_run.fail(source, f"{attempt_run.step} failed unexpectedly: {error!r}")
+            raise
+        except BaseException:  # Ctrl-C in the CLI: say so rather than leave it "downloading"
+            attempt_run.fail(source, f"{attempt_run.step} interrupted")
+            raise
+        logger.info(
+            "contract %s: %s symbols for %s ready (%s)",
+            broker,
+            f"{len(report.contract.rows):,}",
+            trading_day,
+            ", ".join(f"{step} {secs:.2f} s" for step, secs in report.step_secs.items()),
+        )
+        return report
+
+
+class _Attempt:
+    def __init__(self, refresh: Refresh, broker: str, attempt_id: str, progress: Progress | None):
+        self.refresh = refresh
+        self.broker = broker
+        self.attempt_id = attempt_id
+        self.user_progress = progress
+        self.step = "start"
+        self.step_secs: dict[str, float] = {}
+        self.generation: int | None = None
+        self._step_started: float | None = None
+        self._last_progress_write = 0.0
+
+    def steps(
+        self, source: Source, trading_day: date, is_trading_day: Callable[[date], bool]
+    ) -> LoadReport:
+        settings = self.refresh.settings
+        if source.kind == "paper":
+            self.enter("generate")
+            rows = paper.generate(trading_day, is_trading_day)
+            outcome = ParseOutcome(rows=rows, rows_read=len(rows))
+        else:
+            self.enter("download" if source.kind == "url" else "read")
+            path = self.fetch(source)
+            self.enter("parse")
+            try:
+                outcome = parse_file(path, source.format)
+            finally:
+                if source.kind == "url":
+                    path.unlink(missing_ok=True)
+        self.enter("validate")
+        contract = validate(outcome, trading_day, settings.max_rejected_ratio)
+        self.enter("load")
+        with self.refresh.sessions.begin() as session:
+            self.generation = store.next_generation(session, self.broker)
+        store.insert_rows(self.refresh.engine, self.broker, self.generation, contract.rows)
+        self.enter("cache")
+        book = ContractBook.build(self.broker, self.generation, trading_day, contract.rows)
+        self.enter("swap")
+        summary = {
+            "total_symbols": len(contract.rows),
+            "exchange_counts": contract.exchange_counts,
+            "rows_rejected": contract.rejected_count,
+            "rejections": {
+                "reasons": dict(contract.rejected),
+                "examples": contract.examples,
+                "skipped": dict(contract.skipped),
+                "rows_read": contract.rows_read,
+            },
+            "step_secs": dict(self.step_secs),
+        }
+        with self.refresh.sessions.begin() as session:
+            store.swap_in(
+                session,
+                self.broker,
+                self.attempt_id,
+                self.generation,
+                trading_day,
+                self.refresh.clock.now(),
+                summary,
+            )
+        self.enter("cleanup")
+        store.delete_other_generations(self.refresh.engine, self.broker, self.generation)
+        self.enter(None)
+        with self.refresh.sessions.begin() as session:
+            store.record_steps(session, self.broker, self.generation, self.step_secs)
+        return LoadReport(self.broker, self.generation, trading_day, contract, self.step_secs, book)
+
+    def enter(self, step: str | None) -> None:
+        """Close the timing of the current step and, if given, start `step`."""
+        now = time.perf_counter()
+        if self._step_started is not None:
+            self.step_secs[self.step] = round(now - self._step_started, 4)
+        self._step_started = now
+        if step is None:
+            return
+        self.step = step
+        if step in ("parse", "load"):  # the slow ones worth showing
+            with self.refresh.sessions.begin() as session:
+                store.report_step(
+                    session, self.broker, self.attempt_id, step, self.refresh.clock.now()
+                )
+
+    def fetch(self, source: Source) -> Path:
+        if source.location is None:
+            raise InvalidInputError(f"the {source.kind} source names no location")
+        if source.kind == "file":
+            path = Path(source.location)
+            if not path.is_file():
+                raise InvalidInputError(f"no such file: {path}")
+            return path
+        self.refresh.work_dir.mkdir(parents=True, exist_ok=True)
+        target = self.refresh.work_dir / f"{self.broker}.download"
+        try:
+            download(source.location, target, self.on_progress, self.refresh.settings.limits)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        return target
+
+    def on_progress(self, received: int, total: int | None) -> None:
+        if self.user_progress is not None:
+            self.user_progress(received, total)
+        now = time.perf_counter()
+        if now - self._last_progress_write >= PROGRESS_WRITE_SECS:
+            self._last_progress_write = now
+            with self.refresh.sessions.begin() as session:
+                store.report_step(
+                    session,
+                    self.broker,
+                    self.attempt_id,
+                    "download",
+                    self.refresh.clock.now(),
+                    (received, total),
+                )
+
+    def fail(self, source: Source, message: str) -> None:
+        retry = self.refresh.settings.retry if source.kind != "file" else None
+        with self.refresh.sessions.begin() as session:
+            row = session.get(MasterContractStatus, self.broker)
+            if row is not None and row.attempt_id == self.attempt_id:
+                kept = (
+                    f"; the contract for {row.trading_day} ({row.total_symbols:,} symbols) "
+                    "stays in force"
+                    if row.generation
+                    else ""
+                )
+                store.fail_attempt(session, row, message + kept, self.refresh.clock.now(), retry)
+        logger.error("contract %s: %s", self.broker, message)
+        if self.generation is not None:
+            with self.refresh.sessions.begin() as session:
+                current = session.get(MasterContractStatus, self.broker)
+                keep = current.generation if current else 0
+            store.delete_other_generations(self.refresh.engine, self.broker, keep)

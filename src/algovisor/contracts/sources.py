@@ -1,0 +1,152 @@
+"""Where a broker's contract comes from, and fetching it to a local file.
+
+    paper   generated for the trading day (the built-in paper broker)
+    url     downloaded over HTTP(S), streamed to disk with progress
+    file    read from a path the trader gave on the command line
+
+The brokers algovisor knows, with their native format and public URL, are in
+`BROKERS`. Only the CLI passes file paths; the API never names a file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import httpx
+
+from algovisor.errors import InvalidInputError, UnavailableError
+
+FORMATS = ("paper", "zerodha", "angel", "dhan", "upstox", "openalgo")
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    format: str
+    url: str | None  # the public instrument list, if the broker publishes one
+
+
+BROKERS = MappingProxyType(
+    {
+        "paper": BrokerInfo("paper", None),
+        "zerodha": BrokerInfo("zerodha", "https://api.kite.trade/instruments"),
+        "angel": BrokerInfo(
+            "angel",
+            "https://margincalculator.angelbroking.com/OpenAPI_File/files/OpenAPIScripMaster.json",
+        ),
+        "dhan": BrokerInfo("dhan", "https://images.dhan.co/api-data/api-scrip-master.csv"),
+        "upstox": BrokerInfo(
+            "upstox",
+            "https://assets.upstox.com/market-quote/instruments/exchange/complete.json.gz",
+        ),
+        "openalgo": BrokerInfo("openalgo", None),
+    }
+)
+
+
+class ContractSourceError(UnavailableError):
+    """The contract could not be fetched: network, HTTP status, timeout."""
+
+
+def check_broker(broker: str) -> BrokerInfo:
+    info = BROKERS.get(broker)
+    if info is None:
+        raise InvalidInputError(
+            f"unknown broker {broker!r}; algovisor knows: {', '.join(BROKERS)}",
+        )
+    return info
+
+
+def check_format(format_name: str) -> str:
+    if format_name not in FORMATS:
+        raise InvalidInputError(
+            f"unknown contract format {format_name!r}; use one of: {', '.join(FORMATS[1:])}"
+        )
+    return format_name
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # paper, url, file
+    format: str
+    location: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "paper":
+            return "the paper generator"
+        return f"{self.location} ({self.format})"
+
+
+def default_source(broker: str) -> Source:
+    """The broker's own source: the generator for paper, else its public URL."""
+    info = check_broker(broker)
+    if info.format == "paper":
+        return Source("paper", "paper")
+    if info.url is None:
+        raise InvalidInputError(
+            f"{broker} has no public instrument list; give --url (an OpenAlgo server's "
+            "/api/v1/instruments) or --file"
+        )
+    return Source("url", info.format, info.url)
+
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    connect_timeout_secs: float = 10.0
+    read_timeout_secs: float = 30.0  # silence between two chunks
+    total_timeout_secs: float = 300.0  # the whole download
+    max_bytes: int = 1024 * 1024 * 1024
+
+
+def download(url: str, target: Path, progress: Progress, limits: DownloadLimits) -> None:
+    """Stream `url` into `target`, reporting bytes as they arrive; raise ContractSourceError."""
+    deadline = time.monotonic() + limits.total_timeout_secs
+    timeout = httpx.Timeout(limits.read_timeout_secs, connect=limits.connect_timeout_secs)
+    try:
+        with (
+            httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response,
+            target.open("wb") as out,
+        ):
+            if response.status_code >= 400:
+                raise ContractSourceError(
+                    f"HTTP {response.status_code} {response.reason_phrase} from {url}"
+                )
+            total = _content_length(response)
+            received = 0
+            for chunk in response.iter_bytes():  # as it arrives: the deadline is checked
+                received += len(chunk)
+                if received > limits.max_bytes:
+                    raise ContractSourceError(
+                        f"{url} sent more than {limits.max_bytes:,} bytes; refusing the rest"
+                    )
+                if time.monotonic() > deadline:
+                    raise ContractSourceError(
+                        f"the download from {url} took longer than "
+                        f"{limits.total_timeout_secs:.0f} s ({received:,} bytes received)"
+                    )
+                out.write(chunk)
+                progress(received, total)
+            if total is not None and received < total:
+                raise ContractSourceError(
+                    f"{url} closed the connection after {received:,} of {total:,} bytes"
+                )
+    except httpx.TimeoutException as error:
+        raise ContractSourceError(f"timed out reaching {url}: {type(error).__name__}") from error
+    except httpx.HTTPError as error:
+        raise ContractSourceError(f"network error reaching {url}: {error}") from error
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    # A compressed response's length counts compressed bytes, not what we receive.
+    if response.headers.get("content-encoding"):
+        return None
+    try:
+        return int(response.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
