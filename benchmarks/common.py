@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import os
 import shutil
 import signal
@@ -32,6 +33,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from algovisor.contracts.records import Instrument
 from algovisor.db.models import Run, Strategy
 from algovisor.services import api_keys
 from algovisor.services import strategies as strategy_service
@@ -253,7 +255,11 @@ def kill_processes_of(data_dir: Path) -> int:
 
 
 def add_strategies(
-    environment: BenchEnvironment, count: int, intent: Intent, script: str = SLEEPING_SCRIPT
+    environment: BenchEnvironment,
+    count: int,
+    intent: Intent,
+    script: str = SLEEPING_SCRIPT,
+    broker: str = "paper",
 ) -> list[int]:
     """`count` sleeping strategies, added through the services as the CLI would."""
     ids = []
@@ -264,6 +270,7 @@ def add_strategies(
             script.encode(),
             name=f"sleeper-{number:03d}",
             intent=intent,
+            broker=broker,
         )
         ids.append(view.id)
     return ids
@@ -449,3 +456,56 @@ def post(client: httpx.Client, path: str) -> httpx.Response:
     if response.is_error:
         raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
     return response
+
+
+# ----- master contracts ----------------------------------------------------------------
+
+ZERODHA_SEGMENTS = {
+    "NSE": ("NSE", "NSE"),
+    "BSE": ("BSE", "BSE"),
+    "NSE_INDEX": ("INDICES", "NSE"),
+    "BSE_INDEX": ("INDICES", "BSE"),
+    "MCX": ("MCX", "MCX"),
+}
+
+
+def write_zerodha_csv(rows: list[Instrument], path: Path) -> None:
+    """The paper contract as Kite's instruments CSV (Kite's own tradingsymbols are ours here)."""
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "instrument_token",
+                "exchange_token",
+                "tradingsymbol",
+                "name",
+                "last_price",
+                "expiry",
+                "strike",
+                "tick_size",
+                "lot_size",
+                "instrument_type",
+                "segment",
+                "exchange",
+            ]
+        )
+        for row in rows:
+            kind = "EQ" if row.instrument_type == "INDEX" else row.instrument_type
+            default_segment = f"{row.exchange}-{'FUT' if kind == 'FUT' else 'OPT'}"
+            segment, exchange = ZERODHA_SEGMENTS.get(row.exchange, (default_segment, row.exchange))
+            writer.writerow(
+                [
+                    row.token,
+                    row.token,
+                    row.broker_symbol,
+                    row.name,
+                    0,
+                    row.expiry.isoformat() if row.expiry else "",
+                    f"{row.strike:g}" if row.strike is not None else 0,
+                    f"{row.tick_size:g}",
+                    row.lot_size,
+                    kind,
+                    segment,
+                    exchange,
+                ]
+            )

@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from types import MappingProxyType
 
 from algovisor.contracts.records import INSTRUMENT_TYPES, Instrument
 from algovisor.contracts.symbols import expiry_code
@@ -38,6 +39,17 @@ class ChainLink:
     strike: float
     call: Instrument | None
     put: Instrument | None
+
+
+def _by_symbol(row: Instrument) -> str:
+    return row.symbol
+
+
+def _coded(values: Sequence[str], typecode: str) -> tuple[list[str], array[int]]:
+    """Few distinct values (names, segments) as one small int per row, plus the table."""
+    codes: dict[str, int] = {}
+    column = array(typecode, [codes.setdefault(value, len(codes)) for value in values])
+    return list(codes), column
 
 
 class ExchangeBook:
@@ -62,34 +74,40 @@ class ExchangeBook:
     )
 
     def __init__(self, exchange: str, rows: list[Instrument]) -> None:
-        rows.sort(key=lambda row: row.symbol)
+        rows.sort(key=_by_symbol)  # already in this order from the validator: one pass
         self.exchange = exchange
-        self.symbols: list[str] = [row.symbol for row in rows]
+        # Columns at C speed; a loop per field over 100,000 named tuples costs more.
+        (
+            symbols,
+            broker_symbols,
+            names,
+            _,
+            broker_exchanges,
+            tokens,
+            expiries,
+            strikes,
+            lot_sizes,
+            kinds,
+            tick_sizes,
+        ) = zip(*rows, strict=True)
+        self.symbols: list[str] = list(symbols)
         # symbol -> token: the lookup strategies make most often, one dict access.
-        self.tokens: dict[str, str] = {row.symbol: row.token for row in rows}
-        names: dict[str, int] = {}
-        broker_exchanges: dict[str, int] = {}
-        self._name_ids = array("i", [names.setdefault(row.name, len(names)) for row in rows])
-        self._names = list(names)
-        self._broker_exchanges = array(
-            "b",
-            [
-                broker_exchanges.setdefault(row.broker_exchange, len(broker_exchanges))
-                for row in rows
-            ],
-        )
-        self._broker_exchange_names = list(broker_exchanges)
+        self.tokens: dict[str, str] = dict(zip(symbols, tokens, strict=True))
+        self._names, self._name_ids = _coded(names, "i")
+        self._broker_exchange_names, self._broker_exchanges = _coded(broker_exchanges, "b")
         # A broker symbol equal to ours is stored as the same string object.
         self._broker_symbols = [
-            row.symbol if row.broker_symbol == row.symbol else row.broker_symbol for row in rows
+            symbol if broker_symbol == symbol else broker_symbol
+            for symbol, broker_symbol in zip(symbols, broker_symbols, strict=True)
         ]
-        self._lot_sizes = array("i", [row.lot_size for row in rows])
-        self._tick_sizes = array("d", [row.tick_size for row in rows])
-        self._strikes = array("d", [math.nan if row.strike is None else row.strike for row in rows])
-        self._expiries = array("i", [row.expiry.toordinal() if row.expiry else 0 for row in rows])
-        self._kinds = array("b", [INSTRUMENT_TYPES.index(row.instrument_type) for row in rows])
-        order = sorted(range(len(rows)), key=lambda index: rows[index].token)
-        self._token_order = [rows[index].token for index in order]
+        self._lot_sizes = array("i", lot_sizes)
+        self._tick_sizes = array("d", tick_sizes)
+        self._strikes = array("d", [math.nan if strike is None else strike for strike in strikes])
+        self._expiries = array("i", [day.toordinal() if day else 0 for day in expiries])
+        kind_codes = {kind: code for code, kind in enumerate(INSTRUMENT_TYPES)}
+        self._kinds = array("b", map(kind_codes.__getitem__, kinds))
+        order = sorted(range(len(tokens)), key=tokens.__getitem__)
+        self._token_order = list(map(tokens.__getitem__, order))
         self._token_rows = array("i", order)
 
     def __len__(self) -> int:
@@ -140,7 +158,7 @@ class ExchangeBook:
         return INSTRUMENT_TYPES[self._kinds[index]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContractBook:
     """Lookups over one broker's contract for one trading day."""
 
@@ -148,6 +166,12 @@ class ContractBook:
     generation: int
     trading_day: date | None
     exchanges: dict[str, ExchangeBook] = field(default_factory=dict)
+    # exchange -> (symbol -> token): `token` is two dict accesses and nothing else.
+    _tokens: dict[str, dict[str, str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        tokens = {exchange: book.tokens for exchange, book in self.exchanges.items()}
+        object.__setattr__(self, "_tokens", tokens)
 
     @classmethod
     def build(
@@ -185,9 +209,13 @@ class ContractBook:
     def token(self, symbol: str, exchange: str) -> str:
         """The broker's token for an OpenAlgo symbol; raises SymbolNotFoundError."""
         try:
-            return self.exchanges[exchange].tokens[symbol]
+            return self._tokens[exchange][symbol]
         except KeyError:
             raise self._not_found(symbol, exchange) from None
+
+    def tokens(self, exchange: str) -> Mapping[str, str]:
+        """One exchange's symbol -> token map, read-only: the fastest path for hot loops."""
+        return MappingProxyType(self._exchange(exchange).tokens)
 
     def instrument(self, symbol: str, exchange: str) -> Instrument:
         book = self._exchange(exchange)

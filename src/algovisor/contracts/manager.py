@@ -183,18 +183,23 @@ class ContractManager:
         return due
 
     def _start(self, broker: str, source: Source, day: date, calendar: ExchangeCalendar) -> None:
+        def ready(book: ContractBook) -> None:
+            self._books[broker] = book
+            self._on_ready()
+
         def work() -> None:
             try:
-                report = self._refresh.run(
-                    broker, source, day, lambda when: opens_for_trading(calendar, when)
+                self._refresh.run(
+                    broker,
+                    source,
+                    day,
+                    lambda when: opens_for_trading(calendar, when),
+                    on_ready=ready,
                 )
             except AlgovisorError:
                 pass  # recorded in the status row and logged by the pipeline
             except Exception:
                 logger.exception("contract %s: refresh failed unexpectedly", broker)
-            else:
-                self._books[broker] = report.book
-                self._on_ready()
             finally:
                 with self._lock:
                     if self._workers.get(broker) is threading.current_thread():
@@ -208,7 +213,14 @@ class ContractManager:
     # ----- books --------------------------------------------------------------------
 
     def _reload_book(self, row: MasterContractStatus) -> None:
+        held = self._books.get(row.broker)
         with self._read_sessions() as session:
             book = load_book(session, row.broker)
         self._books[row.broker] = book
-        logger.info("contract %s: lookup book rebuilt (%s symbols)", row.broker, f"{len(book):,}")
+        logger.info(
+            "contract %s: lookup book rebuilt for generation %s (%s symbols; held: %s)",
+            row.broker,
+            book.generation,
+            f"{len(book):,}",
+            held.generation if held else "none",
+        )

@@ -10,9 +10,11 @@ rows of a load that never swapped in are deleted.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -71,8 +73,13 @@ class Refresh:
         trading_day: date,
         is_trading_day: Callable[[date], bool],
         progress: Progress | None = None,
+        on_ready: Callable[[ContractBook], None] | None = None,
     ) -> LoadReport:
-        """Fetch, check and swap in the contract; raises the failure after recording it."""
+        """Fetch, check and swap in the contract; raises the failure after recording it.
+
+        `on_ready` gets the new book the moment the swap commits, before the old
+        generation is deleted: whoever waits on the contract need not wait for that.
+        """
         with self.sessions.begin() as session:
             attempt = store.begin_attempt(
                 session, broker, source, self.clock.now(), self.settings.attempt_deadline_secs
@@ -80,9 +87,10 @@ class Refresh:
         logger.info(
             "contract %s: refreshing from %s for %s", broker, source.describe(), trading_day
         )
-        attempt_run = _Attempt(self, broker, attempt, progress)
+        attempt_run = _Attempt(self, broker, attempt, progress, on_ready)
         try:
-            report = attempt_run.steps(source, trading_day, is_trading_day)
+            with _collector_paused():
+                report = attempt_run.steps(source, trading_day, is_trading_day)
         except AlgovisorError as error:
             attempt_run.fail(source, f"{attempt_run.step} failed: {error.message}")
             raise
@@ -102,12 +110,37 @@ class Refresh:
         return report
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while 150,000 rows are made: they hold no cycles.
+
+    Each of Python's full collections walks every live object, and a load creates
+    millions of them; pausing it for the seconds a load takes saves about a third
+    of its time. Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class _Attempt:
-    def __init__(self, refresh: Refresh, broker: str, attempt_id: str, progress: Progress | None):
+    def __init__(
+        self,
+        refresh: Refresh,
+        broker: str,
+        attempt_id: str,
+        progress: Progress | None,
+        on_ready: Callable[[ContractBook], None] | None,
+    ):
         self.refresh = refresh
         self.broker = broker
         self.attempt_id = attempt_id
         self.user_progress = progress
+        self.on_ready = on_ready
         self.step = "start"
         self.step_secs: dict[str, float] = {}
         self.generation: int | None = None
@@ -163,6 +196,8 @@ class _Attempt:
                 summary,
             )
         self.enter("cleanup")
+        if self.on_ready is not None:
+            self.on_ready(book)
         store.delete_other_generations(self.refresh.engine, self.broker, self.generation)
         self.enter(None)
         with self.refresh.sessions.begin() as session:

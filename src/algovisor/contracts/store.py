@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import psutil
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from algovisor.contracts.records import Instrument
@@ -42,6 +42,7 @@ ROW_COLUMNS = (
 
 TABLE = MasterContractRow.__tablename__
 BULK_CACHE_KIB = 64 * 1024
+DELETE_CHUNK_ROWS = 10_000
 
 
 class ContractBusyError(ConflictError):
@@ -307,14 +308,38 @@ def stuck_attempts(session: Session, now: datetime) -> list[MasterContractStatus
 
 
 def delete_other_generations(engine: Engine, broker: str, keep: int) -> int:
-    """Drop superseded generations and rows of loads that never swapped in."""
-    with engine.begin() as connection, _bulk_cache(connection):
-        result = connection.execute(
-            delete(MasterContractRow).where(
-                MasterContractRow.broker == broker, MasterContractRow.generation != keep
+    """Drop superseded generations and rows of loads that never swapped in.
+
+    In chunks, each its own transaction: on SQLite a 150,000-row delete would hold
+    the write lock for half a second, just when the reconciler wants it to start
+    the strategies that waited for this very contract.
+    """
+    deleted = 0
+    while True:
+        with engine.begin() as connection, _bulk_cache(connection):
+            victims = (
+                select(
+                    MasterContractRow.generation,
+                    MasterContractRow.exchange,
+                    MasterContractRow.symbol,
+                )
+                .where(MasterContractRow.broker == broker, MasterContractRow.generation != keep)
+                .limit(DELETE_CHUNK_ROWS)
             )
-        )
-    return int(result.rowcount or 0)
+            result = connection.execute(
+                delete(MasterContractRow).where(
+                    MasterContractRow.broker == broker,
+                    tuple_(
+                        MasterContractRow.generation,
+                        MasterContractRow.exchange,
+                        MasterContractRow.symbol,
+                    ).in_(victims),
+                )
+            )
+        count = int(result.rowcount or 0)
+        deleted += count
+        if count < DELETE_CHUNK_ROWS:
+            return deleted
 
 
 def read_rows(
