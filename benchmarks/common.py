@@ -460,6 +460,10 @@ def post(client: httpx.Client, path: str) -> httpx.Response:
 
 # ----- master contracts ----------------------------------------------------------------
 
+KITE_HEADER = (
+    "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,"
+    "tick_size,lot_size,instrument_type,segment,exchange"
+)
 ZERODHA_SEGMENTS = {
     "NSE": ("NSE", "NSE"),
     "BSE": ("BSE", "BSE"),
@@ -473,22 +477,7 @@ def write_zerodha_csv(rows: list[Instrument], path: Path) -> None:
     """The paper contract as Kite's instruments CSV (Kite's own tradingsymbols are ours here)."""
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(
-            [
-                "instrument_token",
-                "exchange_token",
-                "tradingsymbol",
-                "name",
-                "last_price",
-                "expiry",
-                "strike",
-                "tick_size",
-                "lot_size",
-                "instrument_type",
-                "segment",
-                "exchange",
-            ]
-        )
+        writer.writerow(KITE_HEADER.split(","))
         for row in rows:
             kind = "EQ" if row.instrument_type == "INDEX" else row.instrument_type
             default_segment = f"{row.exchange}-{'FUT' if kind == 'FUT' else 'OPT'}"

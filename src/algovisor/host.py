@@ -127,7 +127,6 @@ def serve(
             contract_service.refresh_time(ctx),
             on_ready=reconciler.wake,
         )
-        ctx.contract_books = manager.book
         stop = threading.Event()
         threads = [
             threading.Thread(

@@ -176,20 +176,23 @@ def test_a_real_host_holds_strategies_until_its_own_paper_contract_is_ready(
         session.execute(delete(MasterContractStatus))
         session.execute(delete(MasterContractRow))
     host.start()
-    seen: list[str] = []
     with host.client() as client:
-
-        def running() -> bool:
-            seen.append(client.get("/api/strategies/loop").json()["state"])
-            return seen[-1] == "running"
-
-        wait_until(running, timeout_secs=30, message="the strategy running")
+        wait_until(
+            lambda: client.get("/api/strategies/loop").json()["state"] == "running",
+            timeout_secs=30,
+            message="the strategy running",
+        )
         status = client.get("/api/master-contract/status").json()
-    assert "waiting" in seen  # yellow while the host generated the day's contract
     assert status["status"] == "success"
     assert status["message"] == "Master contracts ready"
     assert status["is_ready"] is True
     assert int(status["total_symbols"]) > 140_000
+    # Held back until the contract was in, then started at once (the host wakes on the swap).
+    run = strategies.show(ctx, "loop").current_run
+    assert run is not None
+    assert run.started_at is not None
+    ready_at = datetime.fromisoformat(status["loaded_at"])
+    assert ready_at <= run.started_at < ready_at + timedelta(seconds=1)
     log = host.output() + (ctx.settings.data_dir / "host.log").read_text()
     assert "contract paper: 1" in log  # "contract paper: 151,792 symbols for ... ready"
 

@@ -18,7 +18,6 @@ from rich.progress import (
 
 from algovisor.cli.context import open_context
 from algovisor.cli.output import console, error_console, handle_errors, print_json, table, when
-from algovisor.errors import AlgovisorError
 from algovisor.services import contracts as service
 from algovisor.services.views import ContractStatusView, InstrumentView
 
@@ -56,20 +55,14 @@ def download(
         TimeElapsedColumn(),
         console=error_console,
         transient=True,
+        disable=not error_console.is_terminal,
     ) as bar:
         task = bar.add_task("download", total=None)
 
         def progress(received: int, total: int | None) -> None:
             bar.update(task, completed=received, total=total)
 
-        try:
-            view = service.download(ctx, broker, source, progress)
-        except AlgovisorError as error:
-            recorded = service.status(ctx, broker)
-            if recorded.status == "error" and recorded.message:
-                # The recorded message names the failed step and whether a contract stays.
-                error.message = recorded.message
-            raise
+        view = service.download(ctx, broker, source, progress)
     show_status(view)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -165,4 +166,7 @@ def revoke_key(typer_context: typer.Context, key_id: int) -> None:
 
 
 def main() -> None:
+    # Commands print what went wrong themselves; without a handler, Python would
+    # also print the library's log records raw (`serve` configures real logging).
+    logging.getLogger("algovisor").addHandler(logging.NullHandler())
     app()

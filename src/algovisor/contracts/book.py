@@ -32,6 +32,27 @@ class SymbolNotFoundError(NotFoundError, KeyError):
         return self.message
 
 
+def missing_exchange(broker: str, exchange: str, known: Iterable[str]) -> SymbolNotFoundError:
+    listed = ", ".join(sorted(known)) or "none"
+    return SymbolNotFoundError(
+        f"the {broker} contract has no exchange {exchange!r} (it has: {listed})"
+    )
+
+
+def missing_symbol(
+    broker: str, symbol: str, exchange: str, trading_day: date | None
+) -> SymbolNotFoundError:
+    return SymbolNotFoundError(
+        f"{symbol} is not in the {broker} {exchange} contract"
+        f"{f' for {trading_day}' if trading_day else ''}; "
+        "check the symbol format (e.g. NIFTY28NOV2424000CE) with `algovisor contracts search`"
+    )
+
+
+def missing_token(broker: str, token: str, exchange: str) -> SymbolNotFoundError:
+    return SymbolNotFoundError(f"token {token} is not in the {broker} {exchange} contract")
+
+
 @dataclass(frozen=True)
 class ChainLink:
     """One strike of an option chain: its call and its put (either may be missing)."""
@@ -201,10 +222,7 @@ class ContractBook:
         return book
 
     def _no_exchange(self, exchange: str) -> SymbolNotFoundError:
-        known = ", ".join(sorted(self.exchanges)) or "none"
-        return SymbolNotFoundError(
-            f"the {self.broker} contract has no exchange {exchange!r} (it has: {known})"
-        )
+        return missing_exchange(self.broker, exchange, self.exchanges)
 
     def token(self, symbol: str, exchange: str) -> str:
         """The broker's token for an OpenAlgo symbol; raises SymbolNotFoundError."""
@@ -228,9 +246,7 @@ class ContractBook:
         book = self._exchange(exchange)
         index = book.index_of_token(token)
         if index is None:
-            raise SymbolNotFoundError(
-                f"token {token} is not in the {self.broker} {exchange} contract"
-            )
+            raise missing_token(self.broker, token, exchange)
         return book.row(index)
 
     def lot_size(self, symbol: str, exchange: str) -> int:
@@ -282,8 +298,4 @@ class ContractBook:
     def _not_found(self, symbol: str, exchange: str) -> SymbolNotFoundError:
         if exchange not in self.exchanges:
             return self._no_exchange(exchange)
-        return SymbolNotFoundError(
-            f"{symbol} is not in the {self.broker} {exchange} contract"
-            f"{f' for {self.trading_day}' if self.trading_day else ''}; "
-            "check the symbol format (e.g. NIFTY28NOV2424000CE) with `algovisor contracts search`"
-        )
+        return missing_symbol(self.broker, symbol, exchange, self.trading_day)

@@ -92,8 +92,9 @@ class Refresh:
             with _collector_paused():
                 report = attempt_run.steps(source, trading_day, is_trading_day)
         except AlgovisorError as error:
-            attempt_run.fail(source, f"{attempt_run.step} failed: {error.message}")
-            raise
+            said = attempt_run.fail(source, f"{attempt_run.step} failed: {error.message}")
+            # Same kind of error (its HTTP status, its exit code), with the whole story.
+            raise type(error)(said, detail=error.detail) from error
         except Exception as error:
             attempt_run.fail(source, f"{attempt_run.step} failed unexpectedly: {error!r}")
             raise
@@ -252,21 +253,22 @@ class _Attempt:
                     (received, total),
                 )
 
-    def fail(self, source: Source, message: str) -> None:
+    def fail(self, source: Source, message: str) -> str:
+        """Record the failure (if the attempt still owns the broker); returns what was said."""
         retry = self.refresh.settings.retry if source.kind != "file" else None
         with self.refresh.sessions.begin() as session:
             row = session.get(MasterContractStatus, self.broker)
-            if row is not None and row.attempt_id == self.attempt_id:
-                kept = (
+            if row is not None and row.generation:
+                message += (
                     f"; the contract for {row.trading_day} ({row.total_symbols:,} symbols) "
                     "stays in force"
-                    if row.generation
-                    else ""
                 )
-                store.fail_attempt(session, row, message + kept, self.refresh.clock.now(), retry)
+            if row is not None and row.attempt_id == self.attempt_id:
+                store.fail_attempt(session, row, message, self.refresh.clock.now(), retry)
         logger.error("contract %s: %s", self.broker, message)
         if self.generation is not None:
             with self.refresh.sessions.begin() as session:
                 current = session.get(MasterContractStatus, self.broker)
                 keep = current.generation if current else 0
             store.delete_other_generations(self.refresh.engine, self.broker, keep)
+        return message

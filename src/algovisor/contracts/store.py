@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import psutil
-from sqlalchemy import Connection, Engine, delete, func, select, tuple_
+from sqlalchemy import Connection, Engine, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from algovisor.contracts.records import Instrument
@@ -310,33 +310,30 @@ def stuck_attempts(session: Session, now: datetime) -> list[MasterContractStatus
 def delete_other_generations(engine: Engine, broker: str, keep: int) -> int:
     """Drop superseded generations and rows of loads that never swapped in.
 
-    In chunks, each its own transaction: on SQLite a 150,000-row delete would hold
-    the write lock for half a second, just when the reconciler wants it to start
-    the strategies that waited for this very contract.
+    On SQLite in chunks, each its own transaction: one 150,000-row delete would hold
+    the database's only write lock for half a second, just when the reconciler
+    wants it to start the strategies that waited for this very contract.
+    PostgreSQL locks rows, not the database, so one statement does.
     """
+    everything_else = delete(MasterContractRow).where(
+        MasterContractRow.broker == broker, MasterContractRow.generation != keep
+    )
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            return int(connection.execute(everything_else).rowcount or 0)
+    chunk = text(
+        f"DELETE FROM {TABLE} WHERE rowid IN (SELECT rowid FROM {TABLE} "  # noqa: S608 (fixed names)
+        "WHERE broker = :broker AND generation != :keep LIMIT :limit)"
+    )
     deleted = 0
     while True:
         with engine.begin() as connection, _bulk_cache(connection):
-            victims = (
-                select(
-                    MasterContractRow.generation,
-                    MasterContractRow.exchange,
-                    MasterContractRow.symbol,
-                )
-                .where(MasterContractRow.broker == broker, MasterContractRow.generation != keep)
-                .limit(DELETE_CHUNK_ROWS)
+            count = int(
+                connection.execute(
+                    chunk, {"broker": broker, "keep": keep, "limit": DELETE_CHUNK_ROWS}
+                ).rowcount
+                or 0
             )
-            result = connection.execute(
-                delete(MasterContractRow).where(
-                    MasterContractRow.broker == broker,
-                    tuple_(
-                        MasterContractRow.generation,
-                        MasterContractRow.exchange,
-                        MasterContractRow.symbol,
-                    ).in_(victims),
-                )
-            )
-        count = int(result.rowcount or 0)
         deleted += count
         if count < DELETE_CHUNK_ROWS:
             return deleted

@@ -46,6 +46,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def byte_order_text(length: int) -> String:
+    """Text sorted by code point on every database, as Python sorts it.
+
+    PostgreSQL otherwise sorts by the server's locale, which ignores punctuation
+    (M&M, BAJAJ-AUTO): prefix searches and orderings would differ from SQLite's.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
@@ -269,8 +278,8 @@ class MasterContractRow(Base):
 
     broker: Mapped[str] = mapped_column(String(32), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, primary_key=True)
-    exchange: Mapped[str] = mapped_column(String(16), primary_key=True)
-    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exchange: Mapped[str] = mapped_column(byte_order_text(16), primary_key=True)
+    symbol: Mapped[str] = mapped_column(byte_order_text(64), primary_key=True)
     token: Mapped[str] = mapped_column(String(64))
     broker_symbol: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(128))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -10,7 +10,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from algovisor.clock import Clock, SystemClock
-from algovisor.contracts.book import ContractBook
 from algovisor.data_layout import DataLayout
 from algovisor.db.engine import make_engine, make_session_factory, translate_database_errors
 from algovisor.db.migrate import upgrade
@@ -29,8 +28,6 @@ class ServiceContext:
     secrets: SecretBox
     calendars: CalendarStore
     clock: Clock = field(default_factory=SystemClock)
-    # The host's in-memory contract books; None in the CLI, which reads the database.
-    contract_books: Callable[[str], ContractBook | None] | None = None
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> ServiceContext:

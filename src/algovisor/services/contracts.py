@@ -14,12 +14,12 @@ from datetime import time as clock_time
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from algovisor.contracts import store
-from algovisor.contracts.book import ChainLink, ContractBook
 from algovisor.contracts.days import contract_day, opens_for_trading
-from algovisor.contracts.lookup import load_book
 from algovisor.contracts.pipeline import PipelineSettings, Refresh
+from algovisor.contracts.queries import ContractQueries
 from algovisor.contracts.readiness import CONTRACT_CALENDAR, readiness
 from algovisor.contracts.records import Instrument
 from algovisor.contracts.sources import (
@@ -32,7 +32,7 @@ from algovisor.contracts.sources import (
     default_source,
 )
 from algovisor.db.models import MasterContractStatus, Strategy
-from algovisor.errors import InvalidInputError
+from algovisor.errors import InvalidInputError, NotFoundError
 from algovisor.services.context import ServiceContext
 from algovisor.services.views import (
     ChainLinkView,
@@ -192,29 +192,20 @@ def status_view(
 # ----- lookups ------------------------------------------------------------------------
 
 
-def book(ctx: ServiceContext, broker: str) -> ContractBook:
-    """The broker's lookup book: the host's, or (CLI) built from the database."""
-    check_broker(broker)
-    held = ctx.contract_books(broker) if ctx.contract_books else None
-    with ctx.reading() as session:
-        row = session.get(MasterContractStatus, broker)
-        if held is not None and row is not None and held.generation == row.generation:
-            return held
-        return load_book(session, broker)
-
-
 def instrument_view(row: Instrument) -> InstrumentView:
     return InstrumentView(**row._asdict())
 
 
 def lookup(ctx: ServiceContext, broker: str, symbol: str, exchange: str) -> InstrumentView:
-    return instrument_view(
-        book(ctx, broker).instrument(symbol.strip().upper(), _exchange(exchange))
-    )
+    with ctx.reading() as session:
+        found = _queries(session, broker).instrument(symbol.strip().upper(), _exchange(exchange))
+    return instrument_view(found)
 
 
 def lookup_token(ctx: ServiceContext, broker: str, token: str, exchange: str) -> InstrumentView:
-    return instrument_view(book(ctx, broker).by_token(token.strip(), _exchange(exchange)))
+    with ctx.reading() as session:
+        found = _queries(session, broker).by_token(token.strip(), _exchange(exchange))
+    return instrument_view(found)
 
 
 def search(
@@ -222,20 +213,32 @@ def search(
 ) -> list[InstrumentView]:
     if not query.strip():
         raise InvalidInputError("give the start of a symbol to search for, e.g. NIFTY28NOV")
-    found = book(ctx, broker).search(query, _exchange(exchange) if exchange else None, limit)
+    with ctx.reading() as session:
+        found = _queries(session, broker).search(
+            query, _exchange(exchange) if exchange else None, limit
+        )
     return [instrument_view(row) for row in found]
 
 
 def expiries(
     ctx: ServiceContext, broker: str, name: str, exchange: str, instrument_type: str | None = None
 ) -> list[date]:
-    return book(ctx, broker).expiries(name, _exchange(exchange), instrument_type)
+    with ctx.reading() as session:
+        return _queries(session, broker).expiries(name, _exchange(exchange), instrument_type)
 
 
 def option_chain(
     ctx: ServiceContext, broker: str, name: str, expiry: date, exchange: str
 ) -> list[ChainLinkView]:
-    links: list[ChainLink] = book(ctx, broker).option_chain(name, expiry, _exchange(exchange))
+    with ctx.reading() as session:
+        queries = _queries(session, broker)
+        links = queries.option_chain(name, expiry, _exchange(exchange))
+        if not links:
+            listed = ", ".join(f"{day}" for day in queries.expiries(name, _exchange(exchange)))
+            raise NotFoundError(
+                f"{name.upper()} has no options expiring {expiry} on {_exchange(exchange)}",
+                detail=f"Its expiries: {listed or 'none'}.",
+            )
     return [
         ChainLinkView(
             strike=link.strike,
@@ -244,6 +247,11 @@ def option_chain(
         )
         for link in links
     ]
+
+
+def _queries(session: Session, broker: str) -> ContractQueries:
+    check_broker(broker)
+    return ContractQueries(session, broker)
 
 
 def _exchange(exchange: str) -> str:
@@ -272,21 +280,14 @@ def check_and_start(
                 )
             )
         )
-    ready = {
-        broker
-        for broker in {broker for _, broker in waiting} | {"paper"}
-        if readiness(broker, rows.get(broker), now, calendar).ready
-    }
-    startable = [strategy_id for strategy_id, broker in waiting if broker in ready]
-    blocked = sorted({broker for _, broker in waiting if broker not in ready})
-    if not waiting and "paper" not in ready:
-        # The seed answers about its contract even when nothing waits: never "ready" when not.
-        blocked = ["paper"]
+    # With nothing waiting, the seed still answers for its broker's contract.
+    brokers = {broker for _, broker in waiting} or {"paper"}
+    answers = {broker: readiness(broker, rows.get(broker), now, calendar) for broker in brokers}
+    startable = [strategy_id for strategy_id, broker in waiting if answers[broker].ready]
+    blocked = sorted(broker for broker, answer in answers.items() if not answer.ready)
     if not startable:
         if blocked:
-            reasons = "; ".join(
-                readiness(broker, rows.get(broker), now, calendar).reason for broker in blocked
-            )
+            reasons = "; ".join(answers[broker].reason for broker in blocked)
             return False, f"Master contracts not ready: {reasons}"
         return True, "Master contracts ready; no strategies were waiting"
     wake()

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from algovisor.api.deps import Context
+from algovisor.contracts.sources import check_broker
 from algovisor.services import contracts as service
 from algovisor.services.views import ChainLinkView, ContractStatusView, InstrumentView
 
@@ -35,6 +36,7 @@ def master_contracts(ctx: Context) -> list[ContractStatusView]:
 @router.post("/master-contracts/{broker}/refresh", status_code=202)
 def refresh(ctx: Context, request: Request, broker: str) -> JSONResponse:
     """Ask the host to refresh now from the broker's remembered (or public) source."""
+    check_broker(broker)
     request.app.state.refresh_contract(broker)
     return JSONResponse(service.status(ctx, broker).model_dump(mode="json"), status_code=202)
 

@@ -21,7 +21,6 @@ from algovisor.contracts.formats import rows
 from algovisor.contracts.formats.fields import (
     ExpiryReader,
     Memo,
-    RowError,
     from_hundredths,
     month_name_date,
     read_float,
@@ -61,17 +60,8 @@ def parse(stream: BinaryIO) -> ParseOutcome:
         Memo(lambda raw: read_float(raw, "unreadable strike")),
     )
     outcome = ParseOutcome()
-    for position, item in json_records(items, LABEL, REQUIRED_KEYS, outcome):
-        try:
-            instrument = _instrument(item, read)
-        except RowError as error:
-            outcome.reject(position, error.reason, error.detail)
-            continue
-        if isinstance(instrument, str):
-            outcome.skip(instrument)
-        else:
-            outcome.rows.append(instrument)
-    return outcome
+    records = json_records(items, LABEL, REQUIRED_KEYS, outcome)
+    return rows.collect(records, lambda item: _instrument(item, read), outcome)
 
 
 def _instrument(item: dict[str, object], read: _Readers) -> Instrument | str:

@@ -93,16 +93,7 @@ def parse(stream: BinaryIO) -> ParseOutcome:
     at = _positions(layout, column)
     read_expiry = ExpiryReader(numeric_date)
     outcome = ParseOutcome()
-    for line_number, row in table.rows(outcome):
-        try:
-            read = _instrument(row, at, read_expiry)
-        except RowError as error:
-            outcome.reject(line_number, error.reason, error.detail)
-            continue
-        if isinstance(read, str):
-            outcome.skip(read)
-        else:
-            outcome.rows.append(read)
+    rows.collect(table.rows(outcome), lambda row: _instrument(row, at, read_expiry), outcome)
     return outcome
 
 

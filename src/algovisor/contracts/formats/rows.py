@@ -14,10 +14,13 @@ that is the instrument itself, so an option chain can find its underlying by nam
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date
+from functools import partial
+from typing import TypeVar
 
 from algovisor.contracts.formats.fields import RowError
-from algovisor.contracts.records import Instrument
+from algovisor.contracts.records import Instrument, ParseOutcome
 from algovisor.contracts.symbols import future_symbol, option_symbol
 
 
@@ -33,7 +36,8 @@ def nse_equity_symbol(symbol: str, series: str) -> str:
     return f"{symbol}-{series}"
 
 
-def equity(
+def cash(
+    kind: str,
     symbol: str,
     broker_symbol: str,
     exchange: str,
@@ -42,29 +46,17 @@ def equity(
     lot_size: int,
     tick_size: float,
 ) -> Instrument:
+    """An equity ("EQ") or an index ("INDEX"): no expiry, no strike, named after itself."""
     if not symbol:
         raise RowError("missing symbol")
     return Instrument(
         symbol, broker_symbol, symbol, exchange, broker_exchange, token,
-        None, None, lot_size, "EQ", tick_size,
+        None, None, lot_size, kind, tick_size,
     )  # fmt: skip
 
 
-def index(
-    symbol: str,
-    broker_symbol: str,
-    exchange: str,
-    broker_exchange: str,
-    token: str,
-    lot_size: int,
-    tick_size: float,
-) -> Instrument:
-    if not symbol:
-        raise RowError("missing symbol")
-    return Instrument(
-        symbol, broker_symbol, symbol, exchange, broker_exchange, token,
-        None, None, lot_size, "INDEX", tick_size,
-    )  # fmt: skip
+equity = partial(cash, "EQ")
+index = partial(cash, "INDEX")
 
 
 def future(
@@ -114,3 +106,25 @@ def require_token(token: str) -> str:
     if not token:
         raise RowError("missing token")
     return token
+
+
+T = TypeVar("T")
+
+
+def collect(
+    records: Iterable[tuple[int, T]],
+    make: Callable[[T], Instrument | str],
+    outcome: ParseOutcome,
+) -> ParseOutcome:
+    """Each numbered record made into an instrument, skipped (`make` names why) or rejected."""
+    for position, record in records:
+        try:
+            made = make(record)
+        except RowError as error:
+            outcome.reject(position, error.reason, error.detail)
+            continue
+        if isinstance(made, str):
+            outcome.skip(made)
+        else:
+            outcome.rows.append(made)
+    return outcome
