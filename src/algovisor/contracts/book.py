@@ -18,6 +18,8 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import groupby
+from operator import itemgetter
 from types import MappingProxyType
 
 from algovisor.contracts.records import INSTRUMENT_TYPES, Instrument
@@ -62,15 +64,15 @@ class ChainLink:
     put: Instrument | None
 
 
-def _by_symbol(row: Instrument) -> str:
-    return row.symbol
+_by_symbol = itemgetter(0)
+_by_exchange = itemgetter(3)
 
 
 def _coded(values: Sequence[str], typecode: str) -> tuple[list[str], array[int]]:
     """Few distinct values (names, segments) as one small int per row, plus the table."""
-    codes: dict[str, int] = {}
-    column = array(typecode, [codes.setdefault(value, len(codes)) for value in values])
-    return list(codes), column
+    table = list(dict.fromkeys(values))
+    codes = {value: code for code, value in enumerate(table)}
+    return table, array(typecode, map(codes.__getitem__, values))
 
 
 class ExchangeBook:
@@ -127,9 +129,10 @@ class ExchangeBook:
         self._expiries = array("i", [day.toordinal() if day else 0 for day in expiries])
         kind_codes = {kind: code for code, kind in enumerate(INSTRUMENT_TYPES)}
         self._kinds = array("b", map(kind_codes.__getitem__, kinds))
-        order = sorted(range(len(tokens)), key=tokens.__getitem__)
-        self._token_order = list(map(tokens.__getitem__, order))
-        self._token_rows = array("i", order)
+        # The reverse (token) index is sorted when first asked for: few processes
+        # ever ask, and building it would delay every contract's readiness.
+        self._token_order: list[str] | None = None
+        self._token_rows = array("i")
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -158,8 +161,14 @@ class ExchangeBook:
         return None
 
     def index_of_token(self, token: str) -> int | None:
-        position = bisect_left(self._token_order, token)
-        if position < len(self._token_order) and self._token_order[position] == token:
+        order = self._token_order
+        if order is None:  # two threads may both build it: the same list, harmlessly
+            tokens = [self.tokens[symbol] for symbol in self.symbols]
+            rows = sorted(range(len(tokens)), key=tokens.__getitem__)
+            self._token_rows = array("i", rows)
+            order = self._token_order = list(map(tokens.__getitem__, rows))
+        position = bisect_left(order, token)
+        if position < len(order) and order[position] == token:
             return self._token_rows[position]
         return None
 
@@ -202,9 +211,9 @@ class ContractBook:
         trading_day: date | None,
         rows: Iterable[Instrument],
     ) -> ContractBook:
-        by_exchange: dict[str, list[Instrument]] = {}
-        for row in rows:
-            by_exchange.setdefault(row.exchange, []).append(row)
+        # Sorted by exchange, the grouping is one pass (the validator sorts so).
+        ordered = sorted(rows, key=_by_exchange)
+        by_exchange = {exchange: list(part) for exchange, part in groupby(ordered, _by_exchange)}
         return cls(
             broker,
             generation,
