@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import psutil
@@ -38,11 +38,13 @@ from tests.contracts.test_pipeline import (
     MONDAY,
     MONDAY_MORNING,
     SECOND,
+    ContractServer,
     equity,
     generation,
     load_file,
     many_equities,
     rows_by_generation,
+    send,
     write,
     zerodha_csv,
 )
@@ -143,7 +145,8 @@ def dead_process_owner() -> str:
     ("broker", "source", "retried"),
     [
         ("paper", Source("paper", "paper"), True),
-        ("zerodha", Source("url", "zerodha", "http://127.0.0.1:9/instruments"), True),
+        # Never loaded from that URL: not a source the host refreshes, so not retried by it.
+        ("zerodha", Source("url", "zerodha", "http://127.0.0.1:9/instruments"), False),
         ("zerodha", Source("file", "zerodha", "/nowhere/instruments.csv"), False),
     ],
     ids=["paper", "url", "file"],
@@ -336,19 +339,28 @@ def test_paper_refreshes_itself_each_trading_day_at_the_refresh_time(
     assert on_ready.count == 2
 
 
-def test_failed_refreshes_retry_with_backoff(
+def test_a_url_that_stops_answering_is_retried_with_backoff(
     ctx: ServiceContext, clock: FakeClock, manager: ContractManager
 ) -> None:
     quiet_paper(ctx, clock.now())
-    closed = f"http://127.0.0.1:{free_port()}/instruments"
-    with pytest.raises(ContractSourceError):
-        contracts.download(ctx, "zerodha", contracts.choose_source("zerodha", url=closed))
+    server = ContractServer()
+    try:
+        server.routes["/instruments"] = send(zerodha_csv(FIRST))
+        url = server.url("/instruments")
+        contracts.download(ctx, "zerodha", contracts.choose_source("zerodha", url=url))
+        assert contracts.status(ctx, "zerodha").is_ready
+    finally:
+        server.close()  # the broker's server goes away
 
+    # Wednesday 08:00 IST (Tuesday is a holiday): the host refreshes the URL it remembers.
+    move_to(clock, datetime.combine(WEDNESDAY, time(8, 0), tzinfo=IST))
+    tick_and_wait(manager)
     expected_retry = clock.now() + timedelta(seconds=60)
     for failures, delay_secs in ((1, 60), (2, 120), (3, 240)):
         row = status_row(ctx, "zerodha")
         assert row.status == "error"
         assert "download failed" in (row.message or "")
+        assert "stays in force" in (row.message or "")
         assert row.failures == failures
         assert row.retry_at == expected_retry
         # Up to the second before the retry, ticks start nothing.
@@ -359,6 +371,20 @@ def test_failed_refreshes_retry_with_backoff(
         tick_and_wait(manager)
         expected_retry = clock.now() + timedelta(seconds=delay_secs * 2)
     assert status_row(ctx, "zerodha").failures == 4
+
+
+def test_a_url_that_never_worked_is_not_retried_by_the_host(
+    ctx: ServiceContext, clock: FakeClock, manager: ContractManager
+) -> None:
+    quiet_paper(ctx, clock.now())
+    closed = f"http://127.0.0.1:{free_port()}/instruments"
+    with pytest.raises(ContractSourceError):
+        contracts.download(ctx, "zerodha", contracts.choose_source("zerodha", url=closed))
+    clock.advance(3600)
+    tick_and_wait(manager)
+    row = status_row(ctx, "zerodha")
+    assert row.failures == 1  # the trader fixes the URL; the host has nothing to retry
+    assert row.source_kind is None
 
 
 def test_a_contract_loaded_by_the_cli_reaches_the_host(

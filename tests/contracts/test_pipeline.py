@@ -11,6 +11,7 @@ contract loaded is that day's, and the expiries below (29 December 2026) are liv
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import random
@@ -36,7 +37,7 @@ from algovisor.contracts.readiness import CONTRACT_CALENDAR
 from algovisor.contracts.records import Instrument
 from algovisor.contracts.sources import ContractSourceError, DownloadLimits, Source
 from algovisor.db.models import MasterContractRow, MasterContractStatus
-from algovisor.errors import InvalidInputError
+from algovisor.errors import AlgovisorError, InvalidInputError
 from algovisor.services import contracts
 from algovisor.services.context import ServiceContext
 from algovisor.services.views import ContractStatusView
@@ -491,12 +492,8 @@ def server() -> Iterator[ContractServer]:
 
 def short_limits_refresh(ctx: ServiceContext, limits: DownloadLimits) -> Refresh:
     """The pipeline as the host builds it, but with download limits a test can wait out."""
-    return Refresh(
-        ctx.engine,
-        ctx.sessions,
-        ctx.clock,
-        ctx.layout.contracts_dir,
-        PipelineSettings(limits=limits),
+    return dataclasses.replace(
+        contracts.make_refresh(ctx), settings=PipelineSettings(limits=limits)
     )
 
 
@@ -720,3 +717,62 @@ def test_the_pipeline_records_the_step_it_failed_in(
         load_file(ctx, "zerodha", write(tmp_path / "second.csv", zerodha_csv(SECOND)))
     assert_failed_saying(ctx, "zerodha", "cache failed unexpectedly", "no room for the book")
     assert_first_in_force(ctx)
+
+
+OPENALGO_ANSWER = json.dumps(
+    {
+        "status": "success",
+        "message": "Found 1 instruments",
+        "data": [
+            {
+                "symbol": "SBIN",
+                "brsymbol": "SBIN-EQ",
+                "name": "STATE BANK OF INDIA",
+                "exchange": "NSE",
+                "brexchange": "NSE",
+                "token": "3045",
+                "expiry": "",
+                "strike": -1.0,
+                "lotsize": 1,
+                "instrumenttype": "EQ",
+                "tick_size": 0.05,
+            }
+        ],
+    }
+).encode()
+
+
+def test_an_openalgo_servers_key_is_sent_kept_encrypted_and_never_shown(
+    ctx: ServiceContext, server: ContractServer
+) -> None:
+    server.routes["/api/v1/instruments?apikey=s3cret-key"] = send(OPENALGO_ANSWER)
+    url = server.url("/api/v1/instruments")
+    with pytest.raises(InvalidInputError, match="--api-key"):
+        contracts.choose_source("openalgo", None, f"{url}?apikey=s3cret-key")
+
+    source = contracts.choose_source("openalgo", None, url, None, "s3cret-key")
+    view = contracts.download(ctx, "openalgo", source)
+    assert view.is_ready
+    assert view.total_symbols == 1
+    assert view.source == f"{url} (openalgo)"
+    with ctx.reading() as session:
+        row = session.get(MasterContractStatus, "openalgo")
+        assert row is not None
+        assert row.source_secret is not None
+        assert "s3cret" not in f"{row.source_secret} {row.source_location} {row.message}"
+        remembered = store.remembered_source(row, ctx.secrets)
+    assert remembered is not None
+    assert remembered.api_key == "s3cret-key"  # what the host's daily refresh will send
+    assert "s3cret" not in repr(remembered)
+
+    # A wrong key: the server's refusal is shown, the key is not.
+    wrong = contracts.choose_source("openalgo", None, url, None, "wrong-key")
+    with pytest.raises(AlgovisorError) as refused:
+        contracts.download(ctx, "openalgo", wrong)
+    assert "HTTP 404" in refused.value.message
+    assert "wrong-key" not in refused.value.message
+    assert "stays in force" in refused.value.message
+    with ctx.reading() as session:
+        kept = store.remembered_source(session.get(MasterContractStatus, "openalgo"), ctx.secrets)
+    assert kept is not None
+    assert kept.api_key == "s3cret-key"  # a failed attempt never replaces a source that worked

@@ -43,10 +43,19 @@ def download(
             "--format", help="zerodha, angel, dhan, upstox or openalgo (default: the broker's)"
         ),
     ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="OPENALGO_API_KEY",
+            show_envvar=True,
+            help="an OpenAlgo server's API key for --url (kept encrypted, never shown)",
+        ),
+    ] = None,
 ) -> None:
     """Download (or read), check and load a broker's contract for the current trading day."""
     ctx = open_context(typer_context)
-    source = service.choose_source(broker, file, url, format_name)
+    source = service.choose_source(broker, file, url, format_name, api_key if url else None)
     with Progress(
         TextColumn(f"{broker} contract"),
         BarColumn(),

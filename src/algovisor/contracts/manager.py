@@ -33,7 +33,6 @@ from algovisor.schedule.windows import format_local
 
 logger = logging.getLogger(__name__)
 
-AUTOMATIC_SOURCES = ("paper", "url")
 # How often the status table is read: a contract loaded by the CLI wakes the
 # reconciler within this, and a dead download's process is noticed as fast.
 POLL_SECS = 0.25
@@ -121,11 +120,7 @@ class ContractManager:
                 f"the {broker} contract was loaded from a file; load the new file with "
                 f"`algovisor contracts download --broker {broker} --file FILE`"
             )
-        source = (
-            Source(row.source_kind, row.source_format or "", row.source_location)
-            if row is not None and row.source_kind
-            else default_source(broker)
-        )
+        source = store.remembered_source(row, self._refresh.secrets) or default_source(broker)
         self._start(broker, source, contract_day(now, calendar), calendar)
 
     def join(self, timeout_secs: float) -> None:
@@ -145,7 +140,7 @@ class ContractManager:
             else:
                 deadline = format_local(row.attempt_deadline_at or now, calendar)
                 message = f"the {step} did not finish by its deadline ({deadline}); abandoned"
-                if row.source_kind in AUTOMATIC_SOURCES:
+                if store.refreshed_by_host(row.broker, row):
                     retry = self._settings.retry
             store.fail_attempt(session, row, message, now, retry)
             logger.error("contract %s: %s", row.broker, message)
@@ -159,7 +154,7 @@ class ContractManager:
         self, rows: dict[str, MasterContractStatus], now: datetime, calendar: ExchangeCalendar
     ) -> list[tuple[str, Source, date]]:
         brokers = {"paper"} | {
-            broker for broker, row in rows.items() if row.source_kind in AUTOMATIC_SOURCES
+            broker for broker, row in rows.items() if store.refreshed_by_host(broker, row)
         }
         due = []
         for broker in sorted(brokers):
@@ -174,12 +169,8 @@ class ContractManager:
             local = now.astimezone(calendar.tz)
             if day == local.date() and local.time() < self._refresh_time:
                 continue  # today's contract is not due yet; yesterday's would not do either
-            source = (
-                Source(row.source_kind, row.source_format or "", row.source_location)
-                if row is not None and row.source_kind
-                else default_source(broker)
-            )
-            due.append((broker, source, day))
+            source = store.remembered_source(row, self._refresh.secrets)
+            due.append((broker, source or default_source(broker), day))
         return due
 
     def _start(self, broker: str, source: Source, day: date, calendar: ExchangeCalendar) -> None:

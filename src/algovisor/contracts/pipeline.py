@@ -31,6 +31,7 @@ from algovisor.contracts.sources import DownloadLimits, Progress, Source, downlo
 from algovisor.contracts.validate import DEFAULT_MAX_REJECTED_RATIO, ValidContract, validate
 from algovisor.db.models import MasterContractStatus
 from algovisor.errors import AlgovisorError, InvalidInputError
+from algovisor.security.encryption import SecretBox
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Refresh:
     clock: Clock
     work_dir: Path  # where downloads land before they are parsed
     settings: PipelineSettings
+    secrets: SecretBox  # keeps a source's API key encrypted at rest
 
     def run(
         self,
@@ -187,7 +189,7 @@ class _Attempt:
             "step_secs": dict(self.step_secs),
         }
         with self.refresh.sessions.begin() as session:
-            store.swap_in(
+            swapped = store.swap_in(
                 session,
                 self.broker,
                 self.attempt_id,
@@ -196,6 +198,8 @@ class _Attempt:
                 self.refresh.clock.now(),
                 summary,
             )
+            # Remembered only now: a failed attempt never replaces a source that worked.
+            store.remember_source(swapped, source, self.refresh.secrets)
         self.enter("cleanup")
         if self.on_ready is not None:
             self.on_ready(book)
@@ -231,7 +235,7 @@ class _Attempt:
         self.refresh.work_dir.mkdir(parents=True, exist_ok=True)
         target = self.refresh.work_dir / f"{self.broker}.download"
         try:
-            download(source.location, target, self.on_progress, self.refresh.settings.limits)
+            download(source, target, self.on_progress, self.refresh.settings.limits)
         except BaseException:
             target.unlink(missing_ok=True)
             raise

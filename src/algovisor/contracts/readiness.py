@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from algovisor.contracts.days import contract_day
+from algovisor.contracts.store import refreshed_by_host
 from algovisor.db.models import MasterContractStatus
 from algovisor.schedule.calendar import CalendarBook, ExchangeCalendar
 from algovisor.schedule.windows import format_local
@@ -107,9 +108,7 @@ def projected_board(
     later = read_board(session, at, calendars)
 
     def answer(broker: str) -> Readiness:
-        row = later.row(broker)
-        automatic = row.source_kind in ("paper", "url") if row else broker == "paper"
-        if automatic:
+        if refreshed_by_host(broker, later.row(broker)):
             return Readiness(True, "", contract_day(at, calendar))
         return later(broker)
 

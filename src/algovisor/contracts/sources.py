@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -73,11 +73,15 @@ class Source:
     kind: str  # paper, url, file
     format: str
     location: str | None = None
+    # Sent as the `apikey` query parameter (OpenAlgo's instruments API); never shown.
+    api_key: str | None = field(default=None, repr=False)
 
     def describe(self) -> str:
+        """Where it comes from, as it may be shown and logged: no query string, no key."""
         if self.kind == "paper":
             return "the paper generator"
-        return f"{self.location} ({self.format})"
+        location = (self.location or "").split("?", 1)[0]
+        return f"{location} ({self.format})"
 
 
 def default_source(broker: str) -> Source:
@@ -104,13 +108,25 @@ class DownloadLimits:
     max_bytes: int = 1024 * 1024 * 1024
 
 
-def download(url: str, target: Path, progress: Progress, limits: DownloadLimits) -> None:
-    """Stream `url` into `target`, reporting bytes as they arrive; raise ContractSourceError."""
+def download(source: Source, target: Path, progress: Progress, limits: DownloadLimits) -> None:
+    """Stream the source's URL into `target`, reporting bytes as they arrive.
+
+    Raises ContractSourceError. Messages name the URL without its query string,
+    where credentials travel.
+    """
+    url = source.describe().rsplit(" (", 1)[0]
     deadline = time.monotonic() + limits.total_timeout_secs
     timeout = httpx.Timeout(limits.read_timeout_secs, connect=limits.connect_timeout_secs)
+    params = {"apikey": source.api_key} if source.api_key else None
     try:
         with (
-            httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response,
+            httpx.stream(
+                "GET",
+                source.location or "",
+                params=params,
+                timeout=timeout,
+                follow_redirects=True,
+            ) as response,
             target.open("wb") as out,
         ):
             if response.status_code >= 400:
@@ -139,7 +155,10 @@ def download(url: str, target: Path, progress: Progress, limits: DownloadLimits)
     except httpx.TimeoutException as error:
         raise ContractSourceError(f"timed out reaching {url}: {type(error).__name__}") from error
     except httpx.HTTPError as error:
-        raise ContractSourceError(f"network error reaching {url}: {error}") from error
+        detail = str(error) or type(error).__name__
+        if source.api_key:  # httpx may quote the request's URL, key and all
+            detail = detail.replace(source.api_key, "****")
+        raise ContractSourceError(f"network error reaching {url}: {detail}") from error
 
 
 def _content_length(response: httpx.Response) -> int | None:

@@ -24,6 +24,7 @@ from algovisor.contracts.records import Instrument
 from algovisor.contracts.sources import Source
 from algovisor.db.models import MasterContractRow, MasterContractStatus
 from algovisor.errors import ConflictError
+from algovisor.security.encryption import SecretBox
 
 ROW_COLUMNS = (
     "symbol",
@@ -99,9 +100,29 @@ def begin_attempt(
     row.attempt_owner = this_process()
     row.progress_bytes = 0
     row.progress_total_bytes = None
+    return attempt_id
+
+
+def remember_source(row: MasterContractStatus, source: Source, secrets: SecretBox) -> None:
+    """The source of the contract in force, for the host's refreshes; its key encrypted."""
     row.source_kind, row.source_format = source.kind, source.format
     row.source_location = source.location
-    return attempt_id
+    row.source_secret = secrets.encrypt(source.api_key) if source.api_key else None
+
+
+def refreshed_by_host(broker: str, row: MasterContractStatus | None) -> bool:
+    """The paper broker, and any broker whose contract in force came from a URL."""
+    return broker == "paper" or (row is not None and row.source_kind in ("paper", "url"))
+
+
+def remembered_source(
+    row: MasterContractStatus | None, secrets: SecretBox | None = None
+) -> Source | None:
+    """The source the broker's contract was last fetched from; its key only given `secrets`."""
+    if row is None or not row.source_kind:
+        return None
+    key = secrets.decrypt(row.source_secret) if secrets and row.source_secret else None
+    return Source(row.source_kind, row.source_format or "", row.source_location, key)
 
 
 def owned(session: Session, broker: str, attempt_id: str) -> MasterContractStatus:

@@ -242,6 +242,8 @@ class MasterContractStatus(Base):
     source_kind: Mapped[str | None] = mapped_column(String(8))  # paper, url, file
     source_format: Mapped[str | None] = mapped_column(String(16))
     source_location: Mapped[str | None] = mapped_column(Text)
+    # A Fernet token of the source's API key (an OpenAlgo server's); never shown.
+    source_secret: Mapped[str | None] = mapped_column(Text)
 
     # The attempt in progress; its deadline lets anyone declare it stuck.
     attempt_id: Mapped[str | None] = mapped_column(String(32))

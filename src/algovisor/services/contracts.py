@@ -60,7 +60,12 @@ def refresh_time(ctx: ServiceContext) -> clock_time:
 
 def make_refresh(ctx: ServiceContext) -> Refresh:
     return Refresh(
-        ctx.engine, ctx.sessions, ctx.clock, ctx.layout.contracts_dir, pipeline_settings(ctx)
+        ctx.engine,
+        ctx.sessions,
+        ctx.clock,
+        ctx.layout.contracts_dir,
+        pipeline_settings(ctx),
+        ctx.secrets,
     )
 
 
@@ -68,12 +73,18 @@ def make_refresh(ctx: ServiceContext) -> Refresh:
 
 
 def choose_source(
-    broker: str, file: Path | None = None, url: str | None = None, format_name: str | None = None
+    broker: str,
+    file: Path | None = None,
+    url: str | None = None,
+    format_name: str | None = None,
+    api_key: str | None = None,
 ) -> Source:
     """The source a download reads, checked before the broker's status is touched."""
     info = check_broker(broker)
     if file is not None and url is not None:
         raise InvalidInputError("give --file or --url, not both")
+    if api_key is not None and url is None:
+        raise InvalidInputError("--api-key goes with --url (an OpenAlgo server's instruments API)")
     chosen_format = check_format(format_name) if format_name else info.format
     if file is None and url is None:
         if format_name and format_name != info.format:
@@ -92,7 +103,12 @@ def choose_source(
     url = url or ""
     if not url.startswith(("http://", "https://")):
         raise InvalidInputError(f"{url!r} is not an http(s) URL")
-    return Source("url", chosen_format, url)
+    if "apikey=" in url.lower():
+        raise InvalidInputError(
+            "give the API key with --api-key (or OPENALGO_API_KEY), not in the URL: "
+            "algovisor keeps it encrypted and never shows it"
+        )
+    return Source("url", chosen_format, url, api_key or None)
 
 
 def download(
@@ -153,11 +169,8 @@ def status_view(
             failures=0,
             retry_at=None,
         )
-    source = (
-        Source(row.source_kind, row.source_format or "", row.source_location).describe()
-        if row.source_kind
-        else None
-    )
+    remembered = store.remembered_source(row)
+    source = remembered.describe() if remembered else None
     downloading = row.status == "downloading"
     return ContractStatusView(
         broker=broker,

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("source_kind", sa.String(length=8), nullable=True),
         sa.Column("source_format", sa.String(length=16), nullable=True),
         sa.Column("source_location", sa.Text(), nullable=True),
+        sa.Column("source_secret", sa.Text(), nullable=True),
         sa.Column("attempt_id", sa.String(length=32), nullable=True),
         sa.Column(
             "attempt_started_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True
