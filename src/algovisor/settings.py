@@ -65,6 +65,19 @@ class Settings(BaseSettings):
             "if you really mean it."
         )
 
+    @model_validator(mode="after")
+    def _deadline_after_timeout(self) -> Settings:
+        # Past the deadline the host abandons an attempt as hung: it must outlast the
+        # download's own timeout, or live downloads would be abandoned.
+        if self.contract_attempt_deadline_secs <= self.contract_download_timeout_secs:
+            raise ValueError(
+                "ALGOVISOR_CONTRACT_ATTEMPT_DEADLINE_SECS "
+                f"({self.contract_attempt_deadline_secs:g}) must be longer than "
+                "ALGOVISOR_CONTRACT_DOWNLOAD_TIMEOUT_SECS "
+                f"({self.contract_download_timeout_secs:g})"
+            )
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to SQLite in the data directory."""

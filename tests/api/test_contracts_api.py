@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from algovisor.api.app import create_app
 from algovisor.clock import FakeClock
 from algovisor.contracts.readiness import read_board
+from algovisor.contracts.records import ContractFormatError
 from algovisor.schedule.calendar import INDIA
 from algovisor.services import contracts
 from algovisor.services.context import ServiceContext
@@ -206,7 +207,7 @@ def test_a_failed_load_keeps_the_contract_and_a_stale_one_is_not_ready(
     load(ctx, tmp_path)
     broken = tmp_path / "broken.csv"
     broken.write_text("this is not an instrument list\n")
-    with pytest.raises(Exception, match="not a Zerodha instruments CSV"):
+    with pytest.raises(ContractFormatError, match="not a Zerodha instruments CSV"):
         contracts.download(ctx, "paper", contracts.choose_source("paper", broken, None, "zerodha"))
 
     failed = ok(client.get("/api/master-contract/status"))
@@ -232,7 +233,9 @@ def test_a_failed_load_keeps_the_contract_and_a_stale_one_is_not_ready(
     assert stale["is_ready"] is False
     assert stale["current_trading_day"] == "2026-11-23"
     assert stale["trading_day"] == FRIDAY
-    assert stale["status"] == "success"
+    # Seed clients read `status` and `message`: a stale contract must not say ready.
+    assert stale["status"] == "pending"
+    assert stale["message"] == stale["waiting_reason"]
     assert stale["waiting_reason"] == (
         f"waiting for the paper master contract: the loaded contract is for {FRIDAY}, not "
         "2026-11-23; a refresh is due; load today's file with `algovisor contracts download "

@@ -211,10 +211,8 @@ def test_a_dead_owner_is_abandoned_at_once_and_paper_retries(
     with caplog.at_level(logging.ERROR, logger="algovisor.contracts"):
         tick_and_wait(manager)  # long before the deadline
     assert "the process running the download died before it finished" in caplog.text
-    row = status_row(ctx, "paper")
-    if row.status == "error":
-        assert row.retry_at is None  # no backoff after a death: due at once
-        tick_and_wait(manager)  # the clock has not moved
+    # No backoff after a death: the same tick started the retry, and it loaded.
+    assert status_row(ctx, "paper").status == "success"
 
     view = contracts.status(ctx, "paper")
     assert view.status == "success", view.message
@@ -223,7 +221,8 @@ def test_a_dead_owner_is_abandoned_at_once_and_paper_retries(
     assert view.total_symbols == len(SMALL_PAPER)
     book = manager.book("paper")
     assert book is not None
-    assert book.generation == generation(ctx, "paper") == 1
+    # The dead attempt's number is never reused: the retry loaded the next one.
+    assert book.generation == generation(ctx, "paper") == 2
     assert on_ready.count == 1
 
 
@@ -422,8 +421,28 @@ def test_a_contract_loaded_by_the_cli_reaches_the_host(
     move_to(clock, datetime(2026, 11, 25, 8, 0, tzinfo=IST))
     tick_and_wait(manager)
     view = contracts.status(ctx, "zerodha")
-    assert view.status == "success"
+    assert view.status == "pending"  # shown stale; nothing was re-read
+    assert status_row(ctx, "zerodha").status == "success"
     assert view.trading_day == MONDAY
     assert not view.is_ready
     assert "--file" in (view.waiting_reason or "")
     assert generation(ctx, "zerodha") == 2
+
+
+def test_a_paper_contract_loaded_from_a_file_is_never_refreshed_by_the_host(
+    ctx: ServiceContext, clock: FakeClock, manager: ContractManager, tmp_path: Path
+) -> None:
+    """The host cannot know the next file: re-reading the old one would pass it off as today's."""
+    path = write(tmp_path / "paper.csv", zerodha_csv(FIRST))
+    load_file(ctx, "paper", path, "zerodha")
+    move_to(clock, datetime.combine(WEDNESDAY, time(8, 0), tzinfo=IST))
+    for _ in range(3):
+        tick_and_wait(manager)
+    row = status_row(ctx, "paper")
+    assert row.status == "success"
+    assert row.trading_day == MONDAY  # still Monday's, and stale
+    assert row.failures == 0
+    assert row.is_ready is False  # the seed's column follows readiness
+    assert generation(ctx, "paper") == 1
+    reason = contracts.status(ctx, "paper").waiting_reason or ""
+    assert "load today's file with `algovisor contracts download --broker paper" in reason

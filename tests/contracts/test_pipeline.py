@@ -41,6 +41,7 @@ from algovisor.errors import AlgovisorError, InvalidInputError
 from algovisor.services import contracts
 from algovisor.services.context import ServiceContext
 from algovisor.services.views import ContractStatusView
+from algovisor.settings import Settings
 
 IST = ZoneInfo("Asia/Kolkata")
 MONDAY = date(2026, 11, 23)
@@ -241,7 +242,8 @@ def test_a_good_file_loads_and_the_next_one_replaces_it(
     assert view.total_symbols == 7
     assert view.exchange_counts == {"NFO": 4, "NSE": 2, "NSE_INDEX": 1}
     assert view.rows_rejected == 0
-    assert {"parse", "load", "cache", "swap"} <= set(view.step_secs)
+    # The CLI builds no lookup book: it has no use for one (the host does).
+    assert {"read", "parse", "validate", "load", "swap", "cleanup"} == set(view.step_secs)
     assert all(secs >= 0 for secs in view.step_secs.values())
     assert generation(ctx, "zerodha") == 1
     assert {(row.exchange, row.symbol) for row in read_back(ctx, "zerodha")} == FIRST_SYMBOLS
@@ -704,7 +706,7 @@ def test_an_attempt_declared_stuck_before_its_swap_discards_its_rows(
 def test_the_pipeline_records_the_step_it_failed_in(
     ctx: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A failure while building the lookup book is named as such, and nothing swaps in."""
+    """A failure while the host builds the lookup book is named as such; nothing swaps in."""
     load_first(ctx, tmp_path)
 
     class BrokenBook:
@@ -713,8 +715,16 @@ def test_the_pipeline_records_the_step_it_failed_in(
             raise MemoryError("no room for the book")
 
     monkeypatch.setattr(pipeline, "ContractBook", BrokenBook)
+    calendar = ctx.calendars.current()[CONTRACT_CALENDAR]
+    source = contracts.choose_source("zerodha", write(tmp_path / "second.csv", zerodha_csv(SECOND)))
     with pytest.raises(MemoryError):
-        load_file(ctx, "zerodha", write(tmp_path / "second.csv", zerodha_csv(SECOND)))
+        contracts.make_refresh(ctx).run(
+            "zerodha",
+            source,
+            MONDAY,
+            lambda day: opens_for_trading(calendar, day),
+            on_ready=lambda _book: None,  # as the host: it builds a book
+        )
     assert_failed_saying(ctx, "zerodha", "cache failed unexpectedly", "no room for the book")
     assert_first_in_force(ctx)
 
@@ -776,3 +786,45 @@ def test_an_openalgo_servers_key_is_sent_kept_encrypted_and_never_shown(
         kept = store.remembered_source(session.get(MasterContractStatus, "openalgo"), ctx.secrets)
     assert kept is not None
     assert kept.api_key == "s3cret-key"  # a failed attempt never replaces a source that worked
+
+
+def test_a_stale_attempt_failing_late_leaves_a_newer_attempts_rows_alone(
+    ctx: ServiceContext, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Two attempts never share a generation, and a failure drops only its own rows."""
+    load_first(ctx, tmp_path)
+    source = Source("url", "zerodha", "http://127.0.0.1:9/instruments")
+    with ctx.transaction() as session:
+        stale = store.begin_attempt(session, "zerodha", source, clock.now(), 1)
+    clock.advance(2)  # its deadline passes: the next claim replaces it
+    with ctx.transaction() as session:
+        fresh = store.begin_attempt(session, "zerodha", source, clock.now(), 60)
+    assert fresh.generation > stale.generation > generation(ctx, "zerodha")
+    staged = Instrument("TCS", "TCS", "TCS", "NSE", "NSE", "11536", None, None, 1, "EQ", 0.05)
+    store.insert_rows(ctx.engine, "zerodha", fresh.generation, [staged])  # not swapped in yet
+
+    store.delete_generation(ctx.engine, "zerodha", stale.generation)  # the stale one gives up
+    assert rows_by_generation(ctx, "zerodha") == {1: 7, fresh.generation: 1}
+    assert contracts.lookup(ctx, "zerodha", "NIFTY29DEC2626000CE", "NFO").token
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://me:pw@broker.example/instruments", "a user name or password in the URL"),
+        ("https://broker.example/api/v1/instruments?apikey=k", "give the API key with --api-key"),
+        ("ftp://broker.example/instruments", r"is not an http\(s\) URL"),
+    ],
+)
+def test_credentials_never_ride_in_a_url(url: str, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        contracts.choose_source("openalgo", None, url)
+
+
+def test_a_deadline_shorter_than_the_download_timeout_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="must be longer than"):
+        Settings(
+            data_dir=tmp_path,
+            contract_download_timeout_secs=300,
+            contract_attempt_deadline_secs=120,
+        )

@@ -25,7 +25,7 @@ def loaded(ctx: ServiceContext) -> ContractBook:
     now = ctx.clock.now()
     with ctx.transaction() as session:
         attempt = store.begin_attempt(session, "paper", Source("paper", "paper"), now, 60)
-    store.insert_rows(ctx.engine, "paper", 1, rows)
+    store.insert_rows(ctx.engine, "paper", attempt.generation, rows)
     summary = {
         "total_symbols": len(rows),
         "exchange_counts": {"BSE": 1, "NFO": 8, "NSE": 2, "NSE_INDEX": 1},
@@ -34,7 +34,7 @@ def loaded(ctx: ServiceContext) -> ContractBook:
         "step_secs": {},
     }
     with ctx.transaction() as session:
-        store.swap_in(session, "paper", attempt, 1, DAY, now, summary)
+        store.swap_in(session, "paper", attempt.id, attempt.generation, DAY, now, summary)
     return ContractBook.build("paper", 1, DAY, rows)
 
 

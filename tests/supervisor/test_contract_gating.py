@@ -16,6 +16,7 @@ from sqlalchemy import delete
 
 from algovisor.clock import FakeClock
 from algovisor.contracts.readiness import read_board
+from algovisor.contracts.records import ContractFormatError
 from algovisor.db.models import MasterContractRow, MasterContractStatus
 from algovisor.schedule.calendar import INDIA
 from algovisor.services import contracts, schedules, strategies
@@ -101,7 +102,7 @@ def test_a_failed_download_is_shown_on_the_waiting_strategy(
     broken = tmp_path / "broken.csv"
     broken.write_text("this is not an instrument list\n")
     source = contracts.choose_source("paper", broken, None, "zerodha")
-    with pytest.raises(Exception, match="Zerodha"):
+    with pytest.raises(ContractFormatError, match="Zerodha"):
         contracts.download(ctx, "paper", source)
     gated.tick()
     status, message = state(ctx, "loop")

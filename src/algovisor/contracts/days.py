@@ -32,10 +32,3 @@ def contract_day(now: datetime, calendar: ExchangeCalendar, cutoff: time = CUTOF
             return day
         day -= timedelta(days=1)
     return day
-
-
-def refresh_due_at(
-    trading_day: date, calendar: ExchangeCalendar, refresh_time: time = CUTOFF
-) -> datetime:
-    """When the contract for `trading_day` is to be fetched: that day at the refresh time."""
-    return datetime.combine(trading_day, refresh_time, tzinfo=calendar.tz)

@@ -26,7 +26,13 @@ from algovisor.errors import InvalidInputError, NotFoundError
 
 
 def load_book(session: Session, broker: str) -> ContractBook:
-    """The broker's current contract as a book; NotFoundError if none was loaded."""
+    """The broker's current contract as a book; NotFoundError if none was loaded.
+
+    Call it first in a session: on PostgreSQL it asks for one snapshot for the
+    status row and the rows, so a swap in between cannot hand back an empty book.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     row = session.get(MasterContractStatus, broker)
     if row is None or not row.generation:
         raise NotFoundError(

@@ -83,6 +83,9 @@ class ContractManager:
                 abandoned = self._abandon_stuck(session, now, calendar)
             if abandoned:
                 rows = self._statuses()
+        for broker, source, day in self._due(rows, now, calendar):
+            self._start(broker, source, day, calendar)
+        self._mark_stale(rows, now, calendar)
         changed = [
             row
             for broker, row in rows.items()
@@ -95,9 +98,26 @@ class ContractManager:
             # reconciler is woken before the slower rebuild of the book.
             self._on_ready()
         for row in changed:
-            self._reload_book(row)
-        for broker, source, day in self._due(rows, now, calendar):
-            self._start(broker, source, day, calendar)
+            try:
+                self._reload_book(row)
+            except Exception:  # one broker's trouble must not hold the others back
+                logger.exception("contract %s: could not rebuild the lookup book", row.broker)
+
+    def _mark_stale(
+        self, rows: dict[str, MasterContractStatus], now: datetime, calendar: ExchangeCalendar
+    ) -> None:
+        """Keep the seed's `is_ready` column true to readiness: a new day turns it off."""
+        stale = [
+            broker
+            for broker, row in rows.items()
+            if row.is_ready and not readiness(broker, row, now, calendar).ready
+        ]
+        if stale:
+            with self._sessions.begin() as session:
+                for broker in stale:
+                    row = session.get(MasterContractStatus, broker, with_for_update=True)
+                    if row is not None and row.status != "downloading":
+                        row.is_ready = False
 
     def _statuses(self) -> dict[str, MasterContractStatus]:
         with self._read_sessions() as session:
@@ -153,9 +173,8 @@ class ContractManager:
     def _due(
         self, rows: dict[str, MasterContractStatus], now: datetime, calendar: ExchangeCalendar
     ) -> list[tuple[str, Source, date]]:
-        brokers = {"paper"} | {
-            broker for broker, row in rows.items() if store.refreshed_by_host(broker, row)
-        }
+        candidates = {"paper", *rows}
+        brokers = {name for name in candidates if store.refreshed_by_host(name, rows.get(name))}
         due = []
         for broker in sorted(brokers):
             row = rows.get(broker)
@@ -187,6 +206,8 @@ class ContractManager:
                     lambda when: opens_for_trading(calendar, when),
                     on_ready=ready,
                 )
+            except store.ContractBusyError as error:  # another process claimed it first
+                logger.info("contract %s: not refreshed: %s", broker, error.message)
             except AlgovisorError:
                 pass  # recorded in the status row and logged by the pipeline
             except Exception:

@@ -54,7 +54,7 @@ class LoadReport:
     trading_day: date
     contract: ValidContract
     step_secs: dict[str, float]
-    book: ContractBook
+    book: ContractBook | None  # built only for a caller that serves lookups (the host)
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ class Refresh:
 
         `on_ready` gets the new book the moment the swap commits, before the old
         generation is deleted: whoever waits on the contract need not wait for that.
+        Without it no book is built: the CLI has no use for one.
         """
         with self.sessions.begin() as session:
             attempt = store.begin_attempt(
@@ -91,8 +92,7 @@ class Refresh:
         )
         attempt_run = _Attempt(self, broker, attempt, progress, on_ready)
         try:
-            with _collector_paused():
-                report = attempt_run.steps(source, trading_day, is_trading_day)
+            report = attempt_run.steps(source, trading_day, is_trading_day)
         except AlgovisorError as error:
             said = attempt_run.fail(source, f"{attempt_run.step} failed: {error.message}")
             # Same kind of error (its HTTP status, its exit code), with the whole story.
@@ -135,46 +135,61 @@ class _Attempt:
         self,
         refresh: Refresh,
         broker: str,
-        attempt_id: str,
+        attempt: store.Attempt,
         progress: Progress | None,
         on_ready: Callable[[ContractBook], None] | None,
     ):
         self.refresh = refresh
         self.broker = broker
-        self.attempt_id = attempt_id
+        self.attempt_id = attempt.id
+        self.generation = attempt.generation
         self.user_progress = progress
         self.on_ready = on_ready
         self.step = "start"
         self.step_secs: dict[str, float] = {}
-        self.generation: int | None = None
         self._step_started: float | None = None
         self._last_progress_write = 0.0
 
     def steps(
         self, source: Source, trading_day: date, is_trading_day: Callable[[date], bool]
     ) -> LoadReport:
-        settings = self.refresh.settings
         if source.kind == "paper":
+            path = None
+        else:
+            self.enter("download" if source.kind == "url" else "read")
+            path = self.fetch(source)
+        try:
+            with _collector_paused():
+                contract, book = self.load(source, path, trading_day, is_trading_day)
+        finally:
+            if path is not None and source.kind == "url":
+                path.unlink(missing_ok=True)
+        self.after_swap(book)
+        return LoadReport(self.broker, self.generation, trading_day, contract, self.step_secs, book)
+
+    def load(
+        self,
+        source: Source,
+        path: Path | None,
+        trading_day: date,
+        is_trading_day: Callable[[date], bool],
+    ) -> tuple[ValidContract, ContractBook | None]:
+        """Parse, check, stage, build the book (for a host) and swap in."""
+        if path is None:
             self.enter("generate")
             rows = paper.generate(trading_day, is_trading_day)
             outcome = ParseOutcome(rows=rows, rows_read=len(rows))
         else:
-            self.enter("download" if source.kind == "url" else "read")
-            path = self.fetch(source)
             self.enter("parse")
-            try:
-                outcome = parse_file(path, source.format)
-            finally:
-                if source.kind == "url":
-                    path.unlink(missing_ok=True)
+            outcome = parse_file(path, source.format)
         self.enter("validate")
-        contract = validate(outcome, trading_day, settings.max_rejected_ratio)
+        contract = validate(outcome, trading_day, self.refresh.settings.max_rejected_ratio)
         self.enter("load")
-        with self.refresh.sessions.begin() as session:
-            self.generation = store.next_generation(session, self.broker)
         store.insert_rows(self.refresh.engine, self.broker, self.generation, contract.rows)
-        self.enter("cache")
-        book = ContractBook.build(self.broker, self.generation, trading_day, contract.rows)
+        book = None
+        if self.on_ready is not None:  # only a process that serves lookups needs one
+            self.enter("cache")
+            book = ContractBook.build(self.broker, self.generation, trading_day, contract.rows)
         self.enter("swap")
         summary = {
             "total_symbols": len(contract.rows),
@@ -201,13 +216,24 @@ class _Attempt:
             # Remembered only now: a failed attempt never replaces a source that worked.
             store.remember_source(swapped, source, self.refresh.secrets)
         self.enter("cleanup")
-        if self.on_ready is not None:
-            self.on_ready(book)
-        store.delete_other_generations(self.refresh.engine, self.broker, self.generation)
-        self.enter(None)
-        with self.refresh.sessions.begin() as session:
-            store.record_steps(session, self.broker, self.generation, self.step_secs)
-        return LoadReport(self.broker, self.generation, trading_day, contract, self.step_secs, book)
+        return contract, book
+
+    def after_swap(self, book: ContractBook | None) -> None:
+        """Hand over the book and tidy up. The contract is in force: nothing here undoes that."""
+        try:
+            if self.on_ready is not None and book is not None:
+                self.on_ready(book)
+            store.delete_older_generations(self.refresh.engine, self.broker, self.generation)
+            self.enter(None)
+            with self.refresh.sessions.begin() as session:
+                store.record_steps(session, self.broker, self.generation, self.step_secs)
+        except Exception:
+            logger.exception(
+                "contract %s: generation %s is in force, but tidying up after it failed; "
+                "the next load removes what was left",
+                self.broker,
+                self.generation,
+            )
 
     def enter(self, step: str | None) -> None:
         """Close the timing of the current step and, if given, start `step`."""
@@ -233,7 +259,8 @@ class _Attempt:
                 raise InvalidInputError(f"no such file: {path}")
             return path
         self.refresh.work_dir.mkdir(parents=True, exist_ok=True)
-        target = self.refresh.work_dir / f"{self.broker}.download"
+        # Named per attempt: an abandoned attempt still running must not share the file.
+        target = self.refresh.work_dir / f"{self.broker}.{self.attempt_id}.download"
         try:
             download(source, target, self.on_progress, self.refresh.settings.limits)
         except BaseException:
@@ -258,21 +285,24 @@ class _Attempt:
                 )
 
     def fail(self, source: Source, message: str) -> str:
-        """Record the failure (if the attempt still owns the broker); returns what was said."""
+        """Record the failure (if the attempt still owns the broker) and drop its own rows.
+
+        Returns what was said. A failure to record it is logged, never raised over
+        the error that caused it.
+        """
         retry = self.refresh.settings.retry if source.kind != "file" else None
-        with self.refresh.sessions.begin() as session:
-            row = session.get(MasterContractStatus, self.broker)
-            if row is not None and row.generation:
-                message += (
-                    f"; the contract for {row.trading_day} ({row.total_symbols:,} symbols) "
-                    "stays in force"
-                )
-            if row is not None and row.attempt_id == self.attempt_id:
-                store.fail_attempt(session, row, message, self.refresh.clock.now(), retry)
-        logger.error("contract %s: %s", self.broker, message)
-        if self.generation is not None:
+        try:
             with self.refresh.sessions.begin() as session:
-                current = session.get(MasterContractStatus, self.broker)
-                keep = current.generation if current else 0
-            store.delete_other_generations(self.refresh.engine, self.broker, keep)
+                row = session.get(MasterContractStatus, self.broker, with_for_update=True)
+                if row is not None and row.generation:
+                    message += (
+                        f"; the contract for {row.trading_day} ({row.total_symbols:,} symbols) "
+                        "stays in force"
+                    )
+                if row is not None and row.attempt_id == self.attempt_id:
+                    store.fail_attempt(session, row, message, self.refresh.clock.now(), retry)
+            store.delete_generation(self.refresh.engine, self.broker, self.generation)
+        except Exception:
+            logger.exception("contract %s: could not record the failure", self.broker)
+        logger.error("contract %s: %s", self.broker, message)
         return message

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from algovisor.contracts.book import (
@@ -40,15 +40,20 @@ class ContractQueries:
             )
         self._session = session
         self._broker = broker
-        self._generation = status.generation
         self._trading_day = status.trading_day
         self._exchanges = set(status.exchange_counts)
 
     def _rows(self) -> Select[Any]:
         columns = [getattr(Row, name) for name in ROW_COLUMNS]
-        return select(*columns).where(
-            Row.broker == self._broker, Row.generation == self._generation
+        return select(*columns).where(Row.broker == self._broker, self._in_force())
+
+    def _in_force(self) -> ColumnElement[bool]:
+        """The generation in force when the statement runs, not when this object was made:
+        a swap between the two must not leave a lookup reading deleted rows."""
+        current = select(MasterContractStatus.generation).where(
+            MasterContractStatus.broker == self._broker
         )
+        return Row.generation == current.scalar_subquery()
 
     def _fetch(self, query: Select[Any]) -> list[Instrument]:
         return [Instrument(*values) for values in self._session.execute(query)]
@@ -86,7 +91,7 @@ class ContractQueries:
             .distinct()
             .where(
                 Row.broker == self._broker,
-                Row.generation == self._generation,
+                self._in_force(),
                 Row.exchange == self._exchange(exchange),
                 Row.name == name.upper(),
                 Row.expiry.is_not(None),

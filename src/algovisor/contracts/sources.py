@@ -81,6 +81,11 @@ class Source:
         if self.kind == "paper":
             return "the paper generator"
         location = (self.location or "").split("?", 1)[0]
+        if self.kind == "url":
+            url = httpx.URL(location)
+            location = (
+                str(url.copy_with(username=None, password=None)) if url.userinfo else location
+            )
         return f"{location} ({self.format})"
 
 

@@ -17,13 +17,23 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import psutil
-from sqlalchemy import Connection, Engine, delete, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    delete,
+    literal_column,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from algovisor.contracts.records import Instrument
 from algovisor.contracts.sources import Source
 from algovisor.db.models import MasterContractRow, MasterContractStatus
 from algovisor.errors import ConflictError
+from algovisor.schedule.calendar import INDIA
 from algovisor.security.encryption import SecretBox
 
 ROW_COLUMNS = (
@@ -54,8 +64,10 @@ class AttemptLostError(ConflictError):
     """This attempt no longer owns the broker: it was declared stuck or replaced."""
 
 
-def status_row(session: Session, broker: str, now: datetime) -> MasterContractStatus:
-    row = session.get(MasterContractStatus, broker)
+def status_row(
+    session: Session, broker: str, now: datetime, *, for_update: bool = False
+) -> MasterContractStatus:
+    row = session.get(MasterContractStatus, broker, with_for_update=for_update)
     if row is None:
         row = MasterContractStatus(
             broker=broker,
@@ -65,6 +77,7 @@ def status_row(session: Session, broker: str, now: datetime) -> MasterContractSt
             total_symbols=0,
             is_ready=False,
             generation=0,
+            last_generation=0,
             exchange_counts={},
             rows_rejected=0,
             rejections={},
@@ -73,34 +86,55 @@ def status_row(session: Session, broker: str, now: datetime) -> MasterContractSt
             failures=0,
         )
         session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:  # another process created it this instant
+            raise ContractBusyError(
+                f"another download of the {broker} contract has just started; try again"
+            ) from None
     return row
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One claim on a broker: its id, and the generation number its rows get."""
+
+    id: str
+    generation: int
 
 
 def begin_attempt(
     session: Session, broker: str, source: Source, now: datetime, deadline_secs: float
-) -> str:
-    """Claim the broker for one download; refuses while another is live."""
-    row = status_row(session, broker, now)
+) -> Attempt:
+    """Claim the broker for one download; refuses while another is live.
+
+    The status row is locked while claiming (PostgreSQL: FOR UPDATE; SQLite takes
+    the write lock up front), so two claims never both succeed, and the generation
+    number comes from a counter on it, so no two attempts ever share one.
+    """
+    row = status_row(session, broker, now, for_update=True)
     live = row.attempt_deadline_at is not None and now < row.attempt_deadline_at
     if row.status == "downloading" and live and not owner_is_dead(row.attempt_owner):
+        started = row.attempt_started_at.astimezone(INDIA) if row.attempt_started_at else None
         raise ContractBusyError(
             f"a download of the {broker} contract is already under way "
-            f"(step {row.attempt_step}, started {row.attempt_started_at:%H:%M:%S} UTC); "
+            f"(step {row.attempt_step}, started {started:%H:%M:%S} IST); "
             "wait for it, or for its deadline"
         )
-    attempt_id = uuid.uuid4().hex
+    attempt = Attempt(uuid.uuid4().hex, row.last_generation + 1)
+    row.last_generation = attempt.generation
     row.status = "downloading"
     row.message = f"downloading from {source.describe()}"
     row.last_updated = now
-    row.attempt_id = attempt_id
+    row.attempt_id = attempt.id
     row.attempt_started_at = now
     row.attempt_deadline_at = now + timedelta(seconds=deadline_secs)
     row.attempt_step = "download"
     row.attempt_owner = this_process()
     row.progress_bytes = 0
     row.progress_total_bytes = None
-    return attempt_id
+    return attempt
 
 
 def remember_source(row: MasterContractStatus, source: Source, secrets: SecretBox) -> None:
@@ -111,8 +145,13 @@ def remember_source(row: MasterContractStatus, source: Source, secrets: SecretBo
 
 
 def refreshed_by_host(broker: str, row: MasterContractStatus | None) -> bool:
-    """The paper broker, and any broker whose contract in force came from a URL."""
-    return broker == "paper" or (row is not None and row.source_kind in ("paper", "url"))
+    """Whether the host refreshes this broker's contract by itself.
+
+    Yes for one that came from a URL or the generator, and for the paper broker
+    until a file is loaded for it; never for a file: only the trader has the next one.
+    """
+    kind = row.source_kind if row is not None else None
+    return kind in ("paper", "url") or (kind is None and broker == "paper")
 
 
 def remembered_source(
@@ -126,7 +165,8 @@ def remembered_source(
 
 
 def owned(session: Session, broker: str, attempt_id: str) -> MasterContractStatus:
-    row = session.get(MasterContractStatus, broker)
+    """The status row, locked, if this attempt still owns the broker."""
+    row = session.get(MasterContractStatus, broker, with_for_update=True)
     if row is None or row.attempt_id != attempt_id or row.status != "downloading":
         raise AttemptLostError(
             f"the {broker} download was declared stuck or replaced by another; "
@@ -148,14 +188,6 @@ def report_step(
     row.last_updated = now
     if progress is not None:
         row.progress_bytes, row.progress_total_bytes = progress
-
-
-def next_generation(session: Session, broker: str) -> int:
-    highest = session.scalar(
-        select(func.max(MasterContractRow.generation)).where(MasterContractRow.broker == broker)
-    )
-    current = session.get(MasterContractStatus, broker)
-    return max(highest or 0, current.generation if current else 0) + 1
 
 
 def insert_rows(engine: Engine, broker: str, generation: int, rows: list[Instrument]) -> None:
@@ -318,7 +350,9 @@ def owner_is_dead(owner: str | None) -> bool:
 def stuck_attempts(session: Session, now: datetime) -> list[MasterContractStatus]:
     """Downloads past their deadline, or whose process died: they will never finish."""
     running = session.scalars(
-        select(MasterContractStatus).where(MasterContractStatus.status == "downloading")
+        select(MasterContractStatus)
+        .where(MasterContractStatus.status == "downloading")
+        .with_for_update()
     )
     return [
         row
@@ -328,33 +362,39 @@ def stuck_attempts(session: Session, now: datetime) -> list[MasterContractStatus
     ]
 
 
-def delete_other_generations(engine: Engine, broker: str, keep: int) -> int:
-    """Drop superseded generations and rows of loads that never swapped in.
+def delete_generation(engine: Engine, broker: str, generation: int) -> int:
+    """Drop the rows of one generation: an attempt's own, when it failed."""
+    return _delete_rows(engine, broker, MasterContractRow.generation == generation)
+
+
+def delete_older_generations(engine: Engine, broker: str, newest: int) -> int:
+    """Drop the generations before `newest`: superseded ones, and stale attempts' rows.
+
+    Never a newer one: another attempt may be loading it right now.
+    """
+    return _delete_rows(engine, broker, MasterContractRow.generation < newest)
+
+
+def _delete_rows(engine: Engine, broker: str, which: ColumnElement[bool]) -> int:
+    """Delete a broker's rows matching `which`.
 
     On SQLite in chunks, each its own transaction: one 150,000-row delete would hold
     the database's only write lock for half a second, just when the reconciler
     wants it to start the strategies that waited for this very contract.
     PostgreSQL locks rows, not the database, so one statement does.
     """
-    everything_else = delete(MasterContractRow).where(
-        MasterContractRow.broker == broker, MasterContractRow.generation != keep
-    )
+    matching = and_(MasterContractRow.broker == broker, which)
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
-            return int(connection.execute(everything_else).rowcount or 0)
-    chunk = text(
-        f"DELETE FROM {TABLE} WHERE rowid IN (SELECT rowid FROM {TABLE} "  # noqa: S608 (fixed names)
-        "WHERE broker = :broker AND generation != :keep LIMIT :limit)"
-    )
+            return int(connection.execute(delete(MasterContractRow).where(matching)).rowcount or 0)
+    # SQLite: by rowid, a chunk at a time.
+    rowid: ColumnElement[int] = literal_column("rowid")
+    chunk = select(rowid).select_from(MasterContractRow).where(matching).limit(DELETE_CHUNK_ROWS)
+    statement = delete(MasterContractRow).where(rowid.in_(chunk.scalar_subquery()))
     deleted = 0
     while True:
         with engine.begin() as connection, _bulk_cache(connection):
-            count = int(
-                connection.execute(
-                    chunk, {"broker": broker, "keep": keep, "limit": DELETE_CHUNK_ROWS}
-                ).rowcount
-                or 0
-            )
+            count = int(connection.execute(statement).rowcount or 0)
         deleted += count
         if count < DELETE_CHUNK_ROWS:
             return deleted

@@ -23,7 +23,10 @@ from algovisor.contracts.records import (
 from algovisor.errors import InvalidInputError
 
 DEFAULT_MAX_REJECTED_RATIO = 0.05
+# The database columns' widths: a longer value must be a bad row, not a failed load.
 MAX_KEY_LENGTH = 64
+MAX_TEXT_LENGTH = 128
+MAX_EXCHANGE_LENGTH = 16
 
 
 class ContractValidationError(InvalidInputError):
@@ -56,6 +59,10 @@ def row_problem(row: Instrument, trading_day: date) -> str | None:
         return "symbol missing or too long"
     if not row.token or len(row.token) > MAX_KEY_LENGTH:
         return "token missing or too long"
+    if len(row.broker_symbol) > MAX_TEXT_LENGTH or len(row.name) > MAX_TEXT_LENGTH:
+        return "broker symbol or name too long"
+    if len(row.broker_exchange) > MAX_EXCHANGE_LENGTH:
+        return "broker exchange too long"
     if row.lot_size < 0 or row.tick_size < 0:
         return "negative lot or tick size"
     derivative = row.instrument_type in ("FUT", "CE", "PE")
@@ -138,9 +145,14 @@ def _drop_repeats(rows: list[Instrument], skipped: Counter[str]) -> list[Instrum
 def _refuse_conflicts(rows: list[Instrument]) -> None:
     for previous, row in pairwise(rows):
         if previous.symbol == row.symbol and previous.exchange == row.exchange:
+            clash = (
+                f"has two tokens, {previous.token} and {row.token}"
+                if previous.token != row.token
+                else f"is listed twice (token {row.token}) with different details"
+            )
             raise ContractValidationError(
-                f"symbol {row.symbol} on {row.exchange} has two tokens, {previous.token} and "
-                f"{row.token}; the file is inconsistent and was not loaded"
+                f"symbol {row.symbol} on {row.exchange} {clash}; "
+                "the file is inconsistent and was not loaded"
             )
     owners: dict[tuple[str, str], str] = {}
     for row in rows:

@@ -230,6 +230,8 @@ class MasterContractStatus(Base):
 
     # The contract readers see: 0 means none was ever loaded.
     generation: Mapped[int] = mapped_column(Integer, default=0)
+    # The last generation number handed to an attempt: each gets its own, ever.
+    last_generation: Mapped[int] = mapped_column(Integer, default=0)
     trading_day: Mapped[date | None] = mapped_column(Date)
     loaded_at: Mapped[datetime | None] = mapped_column()
     exchange_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,8 +1,8 @@
 """Master-contract use cases: download, status, lookups, and starting strategies that wait.
 
 The host's `ContractManager` refreshes contracts on its own; these functions
-serve the CLI (which loads contracts in its own process) and the API (which
-reads the host's books).
+serve the CLI (which loads contracts in its own process) and the API. Lookups
+ask the database; the in-memory books are for processes that look up in loops.
 """
 
 from __future__ import annotations
@@ -103,6 +103,11 @@ def choose_source(
     url = url or ""
     if not url.startswith(("http://", "https://")):
         raise InvalidInputError(f"{url!r} is not an http(s) URL")
+    if "@" in url.split("//", 1)[1].split("/", 1)[0]:
+        raise InvalidInputError(
+            "a user name or password in the URL would be stored and shown; "
+            "algovisor takes an OpenAlgo key with --api-key, kept encrypted"
+        )
     if "apikey=" in url.lower():
         raise InvalidInputError(
             "give the API key with --api-key (or OPENALGO_API_KEY), not in the URL: "
@@ -172,10 +177,13 @@ def status_view(
     remembered = store.remembered_source(row)
     source = remembered.describe() if remembered else None
     downloading = row.status == "downloading"
+    status, message = row.status, row.message
+    if status == "success" and not answer.ready:  # a new trading day began: not ready now
+        status, message = "pending", answer.reason
     return ContractStatusView(
         broker=broker,
-        status=row.status,
-        message=row.message,
+        status=status,
+        message=message,
         is_ready=answer.ready,
         total_symbols=row.total_symbols,
         last_updated=row.last_updated,

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("total_symbols", sa.Integer(), nullable=False),
         sa.Column("is_ready", sa.Boolean(), nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("last_generation", sa.Integer(), nullable=False),
         sa.Column("trading_day", sa.Date(), nullable=True),
         sa.Column("loaded_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("exchange_counts", sa.JSON(), nullable=False),
