@@ -10,6 +10,10 @@ windows, a strategy crash and a SIGKILL.
 The expected runs are written out below from plain rules, independently of the
 scheduler; the runs the host recorded (start and end on the simulated clock)
 must equal them exactly: none missing, none twice, none at the wrong minute.
+
+The host's contract manager runs beside the reconciler, which waits for the
+paper contract: it must be fetched once for each trading day the host saw, and
+never make a window start late.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ import pytest
 from sqlalchemy import select
 
 from algovisor.clock import FakeClock
-from algovisor.db.models import Run, Strategy
+from algovisor.contracts import paper
+from algovisor.contracts.manager import ContractManager
+from algovisor.contracts.readiness import read_board
+from algovisor.contracts.records import Instrument
+from algovisor.db.models import MasterContractStatus, Run, Strategy
+from algovisor.services import contracts as contract_service
 from algovisor.services import schedules, strategies
 from algovisor.services.context import ServiceContext
 from algovisor.supervisor.reconciler import Reconciler
@@ -49,6 +58,12 @@ OUTAGES = [
     (datetime(2024, 11, 4, 9, 0, tzinfo=IST), datetime(2024, 11, 4, 10, 3, tzinfo=IST)),
     (datetime(2024, 11, 5, 8, 0, tzinfo=IST), datetime(2024, 11, 5, 16, 0, tzinfo=IST)),
 ]
+
+SMALL_PAPER = (
+    Instrument("SBIN", "SBIN", "SBIN", "NSE", "NSE", "3045", None, None, 1, "EQ", 0.05),
+    Instrument("TCS", "TCS", "TCS", "NSE", "NSE", "11536", None, None, 1, "EQ", 0.05),
+    Instrument("NIFTY", "NIFTY", "NIFTY", "NSE_INDEX", "NSE", "26000", None, None, 0, "INDEX", 0),
+)
 
 LOOPING = """
 import os, sys, time
@@ -140,17 +155,29 @@ def checkpoints(expected: dict[str, list[Window]]) -> list[datetime]:
 
 
 class Host:
-    """An in-process reconciler that can be 'restarted' (a new one) on the same clock."""
+    """An in-process reconciler and contract manager, 'restarted' (new ones) on one clock."""
 
     def __init__(self, ctx: ServiceContext, clock: FakeClock) -> None:
         self.ctx = ctx
         self.clock = clock
         self.reconciler: Reconciler | None = None
+        self.contracts = ContractManager(
+            ctx.sessions,
+            ctx.read_sessions,
+            clock,
+            ctx.calendars.current,
+            contract_service.make_refresh(ctx),
+            contract_service.pipeline_settings(ctx),
+            contract_service.refresh_time(ctx),
+            on_ready=lambda: None,
+        )
 
     def start(self) -> None:
         # Sampling CPU and memory scans every process on the machine; once a
         # simulated day is plenty here, and keeps the month fast.
-        self.reconciler = make_reconciler(self.ctx, clock=self.clock, resource_sample_secs=86400)
+        self.reconciler = make_reconciler(
+            self.ctx, clock=self.clock, resource_sample_secs=86400, contracts=read_board
+        )
         self.reconciler.recover()
 
     def stop(self) -> None:
@@ -164,6 +191,8 @@ class Host:
         deadline = time.monotonic() + 20
         settle_until = 0.0
         while True:
+            self.contracts.tick()
+            self.contracts.join(30)
             self.reconciler.wait(0)  # collect process exits, as the host's loop does
             before = self._run_count()
             self.reconciler.tick()
@@ -205,7 +234,9 @@ def state_of(ctx: ServiceContext, name: str) -> tuple[str, str]:
 
 
 @pytest.fixture
-def month(ctx: ServiceContext) -> tuple[ServiceContext, FakeClock]:
+def month(ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch) -> tuple[ServiceContext, FakeClock]:
+    # The month is about days, not about 150,000 rows: a three-row paper contract.
+    monkeypatch.setattr(paper, "generate", lambda *_: list(SMALL_PAPER))
     clock = FakeClock(at(FIRST_DAY, 0) - timedelta(minutes=1))
     ctx.clock = clock
     ctx.layout.calendar_overrides.write_text(
@@ -271,3 +302,15 @@ def test_a_simulated_month_starts_and_stops_every_window_exactly_once(
             for run in session.scalars(select(Run).where(Run.ended_at.is_not(None)))
         }
     assert reasons == {("stopped", "window closed"), ("crashed", None)}
+    # One paper contract per trading day, from Friday 25 October's (current when the
+    # month began) to Wednesday 27 November's, each fetched once and none failed.
+    with ctx.reading() as session:
+        paper_status = session.get_one(MasterContractStatus, "paper")
+    trading_days = [date(2024, 10, 25)] + [
+        day
+        for day in (FIRST_DAY + timedelta(days=offset) for offset in range(31))
+        if day.weekday() < 5 and day not in NSE_HOLIDAYS
+    ]
+    assert paper_status.trading_day == trading_days[-1]
+    assert paper_status.last_generation == len(trading_days) == 22
+    assert paper_status.failures == 0
