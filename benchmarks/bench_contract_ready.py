@@ -9,7 +9,7 @@ from the moment the swap was recorded (`loaded_at`) until the database shows all
 - host: the host's own refresh (the paper broker's daily generation, ~150k rows),
   which wakes the reconciler the moment it swaps in;
 - cli: a contract loaded by another process (`algovisor contracts download
-  --file`), which the host notices by polling the status table (every 0.25 s).
+  --file`), which the host notices by polling the status table (every 0.5 s).
 """
 
 from __future__ import annotations

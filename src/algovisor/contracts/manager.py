@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 # How often the status table is read: a contract loaded by the CLI wakes the
 # reconciler within this, and a dead download's process is noticed as fast.
-POLL_SECS = 0.25
+POLL_SECS = 0.5
 
 
 class ContractManager:
