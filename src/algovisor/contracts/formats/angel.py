@@ -15,16 +15,13 @@ Indices are AMXIDX rows, named by their `symbol` ("Nifty Bank" -> BANKNIFTY).
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 from algovisor.contracts.formats import rows
 from algovisor.contracts.formats.fields import (
-    ExpiryReader,
-    Memo,
+    JsonReaders,
     from_hundredths,
     month_name_date,
-    read_float,
-    read_int,
     text_field,
 )
 from algovisor.contracts.formats.reading import json_records, read_json
@@ -41,30 +38,16 @@ _CURRENCY_EXCHANGES = frozenset({"CDS", "BCD"})
 _CURRENCY_STRIKE_SCALE = 10_000_000
 
 
-class _Readers(NamedTuple):
-    """This parse's field readers, each remembering the values it has read."""
-
-    expiry: ExpiryReader
-    lot_size: Memo[object, int]
-    tick_size: Memo[object, float]
-    strike: Memo[object, float]
-
-
 def parse(stream: BinaryIO) -> ParseOutcome:
     """Parse Angel One's scrip master JSON into OpenAlgo-format rows."""
     items = read_json(stream, LABEL)
-    read = _Readers(
-        ExpiryReader(month_name_date),
-        Memo(lambda raw: read_int(raw, "unreadable lot size")),
-        Memo(lambda raw: from_hundredths(read_float(raw, "unreadable tick size"))),
-        Memo(lambda raw: read_float(raw, "unreadable strike")),
-    )
+    read = JsonReaders.fresh(month_name_date)
     outcome = ParseOutcome()
     records = json_records(items, LABEL, REQUIRED_KEYS, outcome)
     return rows.collect(records, lambda item: _instrument(item, read), outcome)
 
 
-def _instrument(item: dict[str, object], read: _Readers) -> Instrument | str:
+def _instrument(item: dict[str, object], read: JsonReaders) -> Instrument | str:
     """One scrip as an instrument, or the reason it is skipped; raises RowError if unreadable."""
     exchange = text_field(item["exch_seg"])
     instrument_type = text_field(item["instrumenttype"])

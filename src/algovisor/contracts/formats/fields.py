@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable
 from datetime import date, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from algovisor.contracts.symbols import MONTH_NUMBERS
 
@@ -157,3 +157,25 @@ class ExpiryReader:
             raise RowError("unreadable expiry", _shown(text)) from None
         self._seen[text] = parsed
         return parsed
+
+
+class JsonReaders(NamedTuple):
+    """One JSON parse's field readers, each remembering the values it has read.
+
+    The JSON brokers (Angel, Upstox) write lot size, tick size in paise and strike
+    alike; only their expiries differ.
+    """
+
+    expiry: ExpiryReader
+    lot_size: Memo[object, int]
+    tick_size: Memo[object, float]
+    strike: Memo[object, float]
+
+    @classmethod
+    def fresh(cls, parse_expiry: Callable[[str], date]) -> JsonReaders:
+        return cls(
+            ExpiryReader(parse_expiry),
+            Memo(lambda raw: read_int(raw, "unreadable lot size")),
+            Memo(lambda raw: from_hundredths(read_float(raw, "unreadable tick size"))),
+            Memo(lambda raw: read_float(raw, "unreadable strike")),
+        )

@@ -19,17 +19,13 @@ from __future__ import annotations
 
 from datetime import date
 from types import MappingProxyType
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 from algovisor.contracts.formats import rows
 from algovisor.contracts.formats.fields import (
-    ExpiryReader,
-    Memo,
-    from_hundredths,
+    JsonReaders,
     ist_date_from_epoch_ms,
     numeric_date,
-    read_float,
-    read_int,
     text_field,
 )
 from algovisor.contracts.formats.reading import json_records, read_json
@@ -45,30 +41,16 @@ _DERIVATIVE_SEGMENTS = MappingProxyType(
 )
 
 
-class _Readers(NamedTuple):
-    """This parse's field readers, each remembering the values it has read."""
-
-    expiry: ExpiryReader
-    lot_size: Memo[object, int]
-    tick_size: Memo[object, float]
-    strike: Memo[object, float]
-
-
 def parse(stream: BinaryIO) -> ParseOutcome:
     """Parse Upstox's instruments JSON (already gunzipped) into OpenAlgo-format rows."""
     items = read_json(stream, LABEL)
-    read = _Readers(
-        ExpiryReader(_expiry_date),
-        Memo(lambda raw: read_int(raw, "unreadable lot size")),
-        Memo(lambda raw: from_hundredths(read_float(raw, "unreadable tick size"))),
-        Memo(lambda raw: read_float(raw, "unreadable strike")),
-    )
+    read = JsonReaders.fresh(_expiry_date)
     outcome = ParseOutcome()
     records = json_records(items, LABEL, REQUIRED_KEYS, outcome)
     return rows.collect(records, lambda item: _instrument(item, read), outcome)
 
 
-def _instrument(item: dict[str, object], read: _Readers) -> Instrument | str:
+def _instrument(item: dict[str, object], read: JsonReaders) -> Instrument | str:
     """One instrument, or the reason it is skipped; raises RowError if unreadable."""
     segment = text_field(item["segment"])
     instrument_type = text_field(item["instrument_type"])
