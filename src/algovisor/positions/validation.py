@@ -1,0 +1,113 @@
+"""What a position must be before anything of it is written: pure checks, clear errors.
+
+A strategy that passes a NaN price or a negative quantity has a bug the trader
+must see at once (an exception at the call), not a row that breaks recovery later.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from algovisor.contracts.records import EXCHANGES
+from algovisor.errors import InvalidInputError
+
+# OpenAlgo's products: intraday, carry-forward derivatives, delivery.
+PRODUCTS = ("MIS", "NRML", "CNC")
+
+
+class PositionInputError(InvalidInputError):
+    """A position, order or price the SDK was given is not valid; nothing was written."""
+
+
+class Side(StrEnum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+    @classmethod
+    def of(cls, text: str) -> Side:
+        """LONG/SHORT, or the order action that opens it: BUY/SELL (any case)."""
+        word = str(text).strip().upper()
+        side = {"LONG": cls.LONG, "BUY": cls.LONG, "SHORT": cls.SHORT, "SELL": cls.SHORT}.get(word)
+        if side is None:
+            raise PositionInputError(f"side must be LONG or SHORT (or BUY or SELL), not {text!r}")
+        return side
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.LONG else -1
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A position entry, checked and normalised."""
+
+    symbol: str
+    exchange: str
+    side: Side
+    quantity: int
+    entry_price: float
+    product: str
+    stop_price: float | None
+    target_price: float | None
+
+
+def check_entry(
+    symbol: str,
+    exchange: str,
+    side: str,
+    quantity: int,
+    entry_price: float,
+    *,
+    product: str = "MIS",
+    stop_price: float | None = None,
+    target_price: float | None = None,
+) -> Entry:
+    """The entry as it will be stored; raises PositionInputError naming what is wrong."""
+    name = str(symbol).strip().upper()
+    if not name or len(name) > 64:
+        raise PositionInputError(f"symbol must be 1-64 characters, not {symbol!r}")
+    venue = str(exchange).strip().upper()
+    if venue not in EXCHANGES:
+        raise PositionInputError(
+            f"unknown exchange {exchange!r}; use one of: {', '.join(EXCHANGES)}"
+        )
+    kind = str(product).strip().upper()
+    if kind not in PRODUCTS:
+        raise PositionInputError(f"product must be one of {', '.join(PRODUCTS)}, not {product!r}")
+    return Entry(
+        name,
+        venue,
+        Side.of(side),
+        check_quantity(quantity),
+        check_price(entry_price, "entry price"),
+        kind,
+        check_optional_price(stop_price, "stop price"),
+        check_optional_price(target_price, "target price"),
+    )
+
+
+def check_quantity(quantity: object) -> int:
+    """A positive whole number of units (shares, or lots times lot size)."""
+    if isinstance(quantity, bool) or not isinstance(quantity, int | float):
+        raise PositionInputError(f"quantity must be a whole number, not {quantity!r}")
+    if isinstance(quantity, float) and not quantity.is_integer():
+        raise PositionInputError(f"quantity must be a whole number, not {quantity!r}")
+    if quantity <= 0:
+        raise PositionInputError(f"quantity must be above zero, not {quantity!r}")
+    return int(quantity)
+
+
+def check_price(value: object, what: str) -> float:
+    """A finite price above zero."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PositionInputError(f"{what} must be a number, not {value!r}")
+    price = float(value)
+    if not math.isfinite(price) or price <= 0:
+        raise PositionInputError(f"{what} must be a finite number above zero, not {value!r}")
+    return price
+
+
+def check_optional_price(value: object, what: str) -> float | None:
+    return None if value is None else check_price(value, what)
