@@ -244,7 +244,8 @@ def test_a_good_file_loads_and_the_next_one_replaces_it(
     assert view.rows_rejected == 0
     # The CLI builds no lookup book: it has no use for one (the host does).
     assert {"read", "parse", "validate", "load", "swap", "cleanup"} == set(view.step_secs)
-    assert all(secs >= 0 for secs in view.step_secs.values())
+    assert view.step_secs["parse"] > 0  # really timed
+    assert view.step_secs["load"] > 0
     assert generation(ctx, "zerodha") == 1
     assert {(row.exchange, row.symbol) for row in read_back(ctx, "zerodha")} == FIRST_SYMBOLS
     call = contracts.lookup(ctx, "zerodha", "NIFTY29DEC2626000CE", "NFO")

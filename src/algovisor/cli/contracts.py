@@ -24,6 +24,7 @@ from algovisor.services.views import ContractStatusView, InstrumentView
 app = typer.Typer(help="Master contracts: each broker's instrument list.", no_args_is_help=True)
 
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
+Underlying = Annotated[str, typer.Argument(help="the underlying, e.g. NIFTY")]
 Broker = Annotated[str, typer.Option("--broker", "-b", help="paper, zerodha, angel, dhan, upstox")]
 Exchange = Annotated[str, typer.Option("--exchange", "-e", help="NSE, NFO, BFO, MCX, NSE_INDEX...")]
 
@@ -158,7 +159,7 @@ def lookup(
 @handle_errors
 def expiries(
     typer_context: typer.Context,
-    name: Annotated[str, typer.Argument(help="the underlying, e.g. NIFTY")],
+    name: Underlying,
     exchange: Exchange = "NFO",
     broker: Broker = "paper",
 ) -> None:
@@ -171,7 +172,7 @@ def expiries(
 @handle_errors
 def chain(
     typer_context: typer.Context,
-    name: Annotated[str, typer.Argument(help="the underlying, e.g. NIFTY")],
+    name: Underlying,
     expiry: Annotated[str, typer.Option("--expiry", help="YYYY-MM-DD")],
     exchange: Exchange = "NFO",
     broker: Broker = "paper",

@@ -130,10 +130,7 @@ class ContractManager:
         calendar = self._calendars()[CONTRACT_CALENDAR]
         with self._read_sessions() as session:
             row = session.get(MasterContractStatus, broker)
-        busy = row is not None and row.status == "downloading"
-        if broker in self._workers or (
-            busy and row is not None and row.attempt_deadline_at and now < row.attempt_deadline_at
-        ):
+        if broker in self._workers or (row is not None and store.attempt_in_progress(row, now)):
             raise store.ContractBusyError(f"a refresh of the {broker} contract is under way")
         if row is not None and row.source_kind == "file":
             raise InvalidInputError(

@@ -114,8 +114,7 @@ def begin_attempt(
     number comes from a counter on it, so no two attempts ever share one.
     """
     row = status_row(session, broker, now, for_update=True)
-    live = row.attempt_deadline_at is not None and now < row.attempt_deadline_at
-    if row.status == "downloading" and live and not owner_is_dead(row.attempt_owner):
+    if attempt_in_progress(row, now):
         started = row.attempt_started_at.astimezone(INDIA) if row.attempt_started_at else None
         raise ContractBusyError(
             f"a download of the {broker} contract is already under way "
@@ -354,12 +353,17 @@ def stuck_attempts(session: Session, now: datetime) -> list[MasterContractStatus
         .where(MasterContractStatus.status == "downloading")
         .with_for_update()
     )
-    return [
-        row
-        for row in running
-        if (row.attempt_deadline_at is not None and row.attempt_deadline_at < now)
-        or owner_is_dead(row.attempt_owner)
-    ]
+    return [row for row in running if not attempt_in_progress(row, now)]
+
+
+def attempt_in_progress(row: MasterContractStatus, now: datetime) -> bool:
+    """A download that may still finish: before its deadline, its process alive."""
+    return (
+        row.status == "downloading"
+        and row.attempt_deadline_at is not None
+        and now < row.attempt_deadline_at
+        and not owner_is_dead(row.attempt_owner)
+    )
 
 
 def delete_generation(engine: Engine, broker: str, generation: int) -> int:
