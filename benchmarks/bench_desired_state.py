@@ -152,6 +152,7 @@ def main() -> int:
             ),
             os.environ,
             ctx.calendars.current,
+            ctx.position_store(),
         )
         reconciler.tick()  # the first tick writes every strategy's state once
         for _ in range(arguments.repetitions):

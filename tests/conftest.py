@@ -185,6 +185,7 @@ def make_reconciler(
         config,
         os.environ,
         ctx.calendars.current,
+        ctx.position_store(),
         contracts,
     )
 

@@ -116,6 +116,7 @@ def serve(
             config,
             os.environ,
             ctx.calendars.current,
+            ctx.position_store(),
         )
         manager = ContractManager(
             ctx.sessions,

@@ -293,3 +293,120 @@ class MasterContractRow(Base):
     lot_size: Mapped[int] = mapped_column(Integer)
     instrument_type: Mapped[str] = mapped_column(String(8))
     tick_size: Mapped[float] = mapped_column(Float)
+
+
+class StrategySessionRow(Base):
+    """One strategy process's use of the positions SDK: from start_session to its end or crash.
+
+    Written by `algovisor.positions.store` over a plain DBAPI connection (the SDK
+    stays light); read here by the services.
+    """
+
+    __tablename__ = "strategy_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    strategy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("strategies.id", ondelete="SET NULL"), index=True
+    )
+    strategy_name: Mapped[str] = mapped_column(String(128), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    broker: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str | None] = mapped_column(String(128))
+    # ACTIVE -> ENDED | CRASHED
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    crashed_at: Mapped[datetime | None] = mapped_column()
+    crash_reason: Mapped[str | None] = mapped_column(Text)
+    exception_type: Mapped[str | None] = mapped_column(String(128))
+    traceback: Mapped[str | None] = mapped_column(Text)
+
+
+class StrategyPositionRow(Base):
+    """A position a strategy opened: typed columns for every trade, JSON for its own state."""
+
+    __tablename__ = "strategy_positions"
+    __table_args__ = (Index("ix_strategy_positions_strategy_status", "strategy_name", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("strategy_sessions.id"), index=True)
+    strategy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("strategies.id", ondelete="SET NULL"), index=True
+    )
+    strategy_name: Mapped[str] = mapped_column(String(128))
+    broker: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(64))
+    exchange: Mapped[str] = mapped_column(String(16))
+    product: Mapped[str] = mapped_column(String(8))
+    side: Mapped[str] = mapped_column(String(8))  # LONG | SHORT
+    quantity: Mapped[int] = mapped_column(Integer)  # still open, > 0 until closed
+    initial_quantity: Mapped[int] = mapped_column(Integer)
+    entry_price: Mapped[float] = mapped_column(Float)
+    entry_time: Mapped[datetime] = mapped_column()
+    stop_price: Mapped[float | None] = mapped_column(Float)
+    target_price: Mapped[float | None] = mapped_column(Float)
+    current_price: Mapped[float | None] = mapped_column(Float)
+    leg: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    entry_order_id: Mapped[str | None] = mapped_column(String(64))
+    client_order_id: Mapped[str | None] = mapped_column(String(64))
+    # ACTIVE | CRASHED | RECOVERED (open) ; CLOSED
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    exit_price: Mapped[float | None] = mapped_column(Float)  # quantity-weighted average
+    exit_time: Mapped[datetime | None] = mapped_column()
+    exit_reason: Mapped[str | None] = mapped_column(String(128))
+    exit_order_id: Mapped[str | None] = mapped_column(String(64))
+    realized_pnl: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column()
+    update_count: Mapped[int] = mapped_column(Integer, default=0)
+    crashed_at: Mapped[datetime | None] = mapped_column()
+    crash_reason: Mapped[str | None] = mapped_column(Text)
+    recovered_at: Mapped[datetime | None] = mapped_column()
+    broker_verdict: Mapped[str | None] = mapped_column(String(24))
+    broker_checked_at: Mapped[datetime | None] = mapped_column()
+
+
+class PositionEventRow(Base):
+    """The trail: entry, stop moves, exits, crash, recovery, broker verdicts, orders."""
+
+    __tablename__ = "position_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position_id: Mapped[int | None] = mapped_column(
+        ForeignKey("strategy_positions.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("strategy_sessions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column(index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OrderIntentRow(Base):
+    """An order about to be sent, durable first: a crash between send and record shows here."""
+
+    __tablename__ = "order_intents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("strategy_sessions.id", ondelete="CASCADE"), index=True
+    )
+    position_id: Mapped[int | None] = mapped_column(
+        ForeignKey("strategy_positions.id", ondelete="CASCADE")
+    )
+    symbol: Mapped[str] = mapped_column(String(64))
+    exchange: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(8))  # BUY | SELL
+    quantity: Mapped[int] = mapped_column(Integer)
+    price: Mapped[float | None] = mapped_column(Float)
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    # PENDING -> CONFIRMED | REJECTED ; PENDING at a crash -> UNCONFIRMED
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    broker_order_id: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    confirmed_at: Mapped[datetime | None] = mapped_column()

@@ -128,6 +128,21 @@ def _record_exception(error: BaseException, script: str) -> dict[str, object]:
     return record
 
 
+def _mark_positions_crashed(error: BaseException, traceback: str) -> None:
+    """If the strategy used the positions SDK, its open positions are CRASHED now, with why.
+
+    Looked up, never imported: a strategy without the SDK pays nothing. Should
+    this fail, the host still marks them when it sees the run end.
+    """
+    manager = sys.modules.get("algovisor.sdk.manager")
+    if manager is None:
+        return
+    try:
+        manager.mark_crashed_everywhere(error, traceback)
+    except Exception as failure:  # noqa: BLE001 - the exit record must still be written
+        print(f"algovisor runner: could not mark positions crashed: {failure}", file=sys.stderr)
+
+
 def _run_as_main(script: str) -> None:
     """Execute `script` as `python script.py` would, in a fresh `__main__` module.
 
@@ -162,6 +177,7 @@ def main(argv: list[str]) -> int:
         code = _exit_code(error)
     except BaseException as error:  # noqa: BLE001 - every way a script can end is recorded
         record = _record_exception(error, script)
+        _mark_positions_crashed(error, str(record["traceback"]))
         code = 1
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if terminator.received:

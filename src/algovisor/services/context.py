@@ -13,6 +13,8 @@ from algovisor.clock import Clock, SystemClock
 from algovisor.data_layout import DataLayout
 from algovisor.db.engine import make_engine, make_session_factory, translate_database_errors
 from algovisor.db.migrate import upgrade
+from algovisor.positions.database import Connection, Dialect
+from algovisor.positions.store import PositionStore
 from algovisor.schedule.store import CalendarStore
 from algovisor.security.encryption import SecretBox
 from algovisor.settings import Settings
@@ -75,6 +77,11 @@ class ServiceContext:
             self.read_sessions() as session,
         ):
             yield session
+
+    def position_store(self) -> PositionStore:
+        """The positions store on this context's engine (its own pooled connection)."""
+        dialect = Dialect.for_connection(self.engine.dialect.name, self.engine.raw_connection)
+        return PositionStore(Connection(dialect), self.clock.now)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -29,6 +29,7 @@ from algovisor.data_layout import DataLayout
 from algovisor.db.models import Run, Strategy, StrategyVersion
 from algovisor.db.queries import current_version
 from algovisor.errors import AlgovisorError
+from algovisor.positions.store import PositionStore
 from algovisor.schedule.calendar import CalendarBook
 from algovisor.schedule.windows import window_close
 from algovisor.security.encryption import SecretBox
@@ -77,9 +78,11 @@ class Reconciler:
         config: SupervisorConfig,
         host_environment: Mapping[str, str],
         calendars: Callable[[], CalendarBook],
+        positions: PositionStore,
         contracts: ContractBoard = read_board,
     ) -> None:
         self._sessions = session_factory
+        self._positions = positions
         self._calendars = calendars
         self._contracts = contracts
         self._warned: set[str] = set()  # calendar warnings already logged
@@ -143,6 +146,7 @@ class Reconciler:
         """
         with self._sessions.begin() as session:
             self._adopt_unwatched(session, self._active_runs(session))
+        self._mark_crashed_sessions()
 
     def _active_runs(self, session: Session) -> list[Run]:
         return list(
@@ -223,9 +227,24 @@ class Reconciler:
             self._escalate_kills()
             self._chores.sample(session, active, self._live)
             self._chores.renew_lease(session, now)
+        # After the commit above: a run ended in this tick (kill -9, OOM) has its
+        # positions marked CRASHED in the same tick, well within 2 s of the exit.
+        self._mark_crashed_sessions()
         if to_spawn:
             self._spawn_all([strategy.id for strategy in to_spawn])
         self._chores.apply_retention(self._live.values())
+
+    def _mark_crashed_sessions(self) -> None:
+        """Positions sessions whose process is gone without ending them become CRASHED."""
+        for session_id, positions in self._positions.sweep_crashed(
+            self._config.host_name, psutil.pid_exists
+        ):
+            logger.warning(
+                "positions session %s ended without a clean record: %s open positions marked "
+                "CRASHED",
+                session_id,
+                positions,
+            )
 
     def _converge_run(self, strategy: Strategy, run: Run, desired: DesiredState) -> None:
         if run.status == RunStatus.STOPPING:

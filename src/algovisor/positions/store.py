@@ -1,0 +1,719 @@
+"""Every write to the positions tables, each call one transaction; shared by the SDK and the host.
+
+open_session / end_session           a strategy process's use of the SDK
+insert_entry, record_exit            durable before they return, with their event
+write_updates                        one coalesced batch, one transaction
+crash_session, sweep_crashed         idempotent: only ACTIVE sessions are marked
+adopt / recovered, record_verdicts   recovery and broker reconciliation
+record_intent / confirm_intent       an order is durable before it is sent
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from algovisor.errors import ConflictError, NotFoundError
+from algovisor.positions.database import Connection, Cursor
+from algovisor.positions.reconcile import Finding, Verdict
+from algovisor.positions.validation import Entry, PositionInputError, Side
+
+OPEN_STATUSES = ("ACTIVE", "CRASHED", "RECOVERED")
+STATUSES = (*OPEN_STATUSES, "CLOSED")
+_OPEN = "('ACTIVE', 'CRASHED', 'RECOVERED')"
+
+
+class PositionNotFoundError(NotFoundError):
+    """No position has that id."""
+
+
+class PositionClosedError(ConflictError):
+    """The position is already closed (or the exit is larger than what is open)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRecord:
+    """A stored position as the SDK hands it back."""
+
+    id: int
+    session_id: int
+    strategy: str
+    broker: str
+    symbol: str
+    exchange: str
+    product: str
+    side: str
+    quantity: int
+    entry_price: float
+    entry_time: datetime
+    stop_price: float | None
+    target_price: float | None
+    current_price: float | None
+    leg: str | None
+    state: dict[str, Any]
+    status: str
+    entry_order_id: str | None
+    client_order_id: str | None
+    updated_at: datetime
+    crashed_at: datetime | None
+    crash_reason: str | None
+    broker_verdict: str | None = None
+    verdict_detail: str | None = field(default=None, compare=False)
+
+    @property
+    def signed_quantity(self) -> int:
+        return self.quantity * Side(self.side).sign
+
+
+@dataclass(frozen=True, slots=True)
+class Crash:
+    """Why a session ended without its strategy saying so."""
+
+    reason: str
+    exception_type: str | None = None
+    traceback: str | None = None
+
+
+_POSITION_COLUMNS = (
+    "id, session_id, strategy_name, broker, symbol, exchange, product, side, quantity, "
+    "entry_price, entry_time, stop_price, target_price, current_price, leg, state, status, "
+    "entry_order_id, client_order_id, updated_at, crashed_at, crash_reason, broker_verdict"
+)
+
+
+class PositionStore:
+    def __init__(self, connection: Connection, now: Callable[[], datetime]) -> None:
+        self._db = connection
+        self._now = now
+
+    @property
+    def connection(self) -> Connection:
+        return self._db
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ----- sessions ---------------------------------------------------------------
+
+    def open_session(
+        self,
+        *,
+        strategy_id: int | None,
+        strategy_name: str,
+        run_id: str | None,
+        broker: str,
+        label: str | None,
+        hostname: str,
+        pid: int,
+    ) -> int:
+        row = {
+            "strategy_id": strategy_id,
+            "strategy_name": strategy_name,
+            "run_id": run_id,
+            "broker": broker,
+            "label": label,
+            "hostname": hostname,
+            "pid": pid,
+            "now": self._stamp(),
+        }
+
+        def work(cursor: Cursor) -> int:
+            cursor.execute(
+                "INSERT INTO strategy_sessions (strategy_id, strategy_name, run_id, broker, "
+                "label, status, hostname, pid, started_at) VALUES (:strategy_id, "
+                ":strategy_name, :run_id, :broker, :label, 'ACTIVE', :hostname, :pid, :now) "
+                "RETURNING id",
+                row,
+            )
+            return _first(cursor)
+
+        return self._db.run(work)
+
+    def end_session(self, session_id: int) -> bool:
+        """Mark a clean end; False when the session was already ended or crashed."""
+        now = self._stamp()
+        return self._db.run(
+            lambda cursor: (
+                cursor.execute(
+                    "UPDATE strategy_sessions SET status = 'ENDED', ended_at = :now "
+                    "WHERE id = :id AND status = 'ACTIVE'",
+                    {"id": session_id, "now": now},
+                ).rowcount
+                > 0
+            )
+        )
+
+    def session_status(self, session_id: int) -> str | None:
+        row = self._db.run(
+            lambda cursor: cursor.execute(
+                "SELECT status FROM strategy_sessions WHERE id = :id", {"id": session_id}
+            ).one()
+        )
+        return None if row is None else str(row[0])
+
+    # ----- entries and exits ------------------------------------------------------
+
+    def insert_entry(
+        self,
+        session_id: int,
+        entry: Entry,
+        *,
+        leg: str | None,
+        state: Mapping[str, Any] | None,
+        entry_order_id: str | None,
+        client_order_id: str | None,
+    ) -> int:
+        now = self._stamp()
+        session = self._session_row(session_id)
+        row = {
+            "session_id": session_id,
+            "strategy_id": session["strategy_id"],
+            "strategy_name": session["strategy_name"],
+            "broker": session["broker"],
+            "symbol": entry.symbol,
+            "exchange": entry.exchange,
+            "product": entry.product,
+            "side": entry.side.value,
+            "quantity": entry.quantity,
+            "entry_price": entry.entry_price,
+            "stop_price": entry.stop_price,
+            "target_price": entry.target_price,
+            "leg": leg,
+            "state": _json(dict(state or {})),
+            "entry_order_id": entry_order_id,
+            "client_order_id": client_order_id,
+            "now": now,
+        }
+
+        def work(cursor: Cursor) -> int:
+            cursor.execute(
+                "INSERT INTO strategy_positions (session_id, strategy_id, strategy_name, broker, "
+                "symbol, exchange, product, side, quantity, initial_quantity, entry_price, "
+                "entry_time, stop_price, target_price, leg, state, entry_order_id, "
+                "client_order_id, status, realized_pnl, updated_at, update_count) VALUES "
+                "(:session_id, :strategy_id, :strategy_name, :broker, :symbol, :exchange, "
+                ":product, :side, :quantity, :quantity, :entry_price, :now, :stop_price, "
+                ":target_price, :leg, :state, :entry_order_id, :client_order_id, 'ACTIVE', 0, "
+                ":now, 0) RETURNING id",
+                row,
+            )
+            position_id = _first(cursor)
+            _event(
+                cursor,
+                position_id,
+                session_id,
+                "ENTRY",
+                now,
+                {
+                    "side": entry.side.value,
+                    "quantity": entry.quantity,
+                    "price": entry.entry_price,
+                    "stop_price": entry.stop_price,
+                    "target_price": entry.target_price,
+                    "order_id": entry_order_id,
+                    "client_order_id": client_order_id,
+                },
+            )
+            return position_id
+
+        return self._db.run(work)
+
+    def record_exit(
+        self,
+        position_id: int,
+        *,
+        quantity: int | None,
+        exit_price: float,
+        exit_reason: str,
+        exit_order_id: str | None,
+        pnl: float | None,
+        session_id: int | None,
+    ) -> tuple[int, float]:
+        """Close all or part of a position; returns (quantity still open, this exit's P&L)."""
+        now = self._stamp()
+
+        def work(cursor: Cursor) -> tuple[int, float]:
+            row = cursor.execute(
+                self._locking(
+                    "SELECT status, quantity, initial_quantity, side, entry_price, "
+                    "exit_price, realized_pnl FROM strategy_positions WHERE id = :id"
+                ),
+                {"id": position_id},
+            ).one()
+            if row is None:
+                raise PositionNotFoundError(f"no position has id {position_id}")
+            status, open_quantity, initial, side, entry_price, average_exit, realized = row
+            if status == "CLOSED":
+                raise PositionClosedError(
+                    f"position {position_id} is already closed; nothing was written"
+                )
+            closing = open_quantity if quantity is None else quantity
+            if closing > open_quantity:
+                raise PositionClosedError(
+                    f"position {position_id} has {open_quantity} open; cannot exit {closing}"
+                )
+            exit_pnl = (
+                pnl
+                if pnl is not None
+                else (exit_price - float(entry_price)) * closing * Side(side).sign
+            )
+            exited_before = initial - open_quantity
+            average = (float(average_exit or 0) * exited_before + exit_price * closing) / (
+                exited_before + closing
+            )
+            remaining = open_quantity - closing
+            cursor.execute(
+                "UPDATE strategy_positions SET quantity = :remaining, exit_price = :average, "
+                "exit_reason = :reason, exit_order_id = :order_id, "
+                "realized_pnl = :realized, updated_at = :now, "
+                "status = CASE WHEN :remaining = 0 THEN 'CLOSED' ELSE status END, "
+                "exit_time = CASE WHEN :remaining = 0 THEN :now ELSE exit_time END "
+                "WHERE id = :id",
+                {
+                    "id": position_id,
+                    "remaining": remaining,
+                    "average": average,
+                    "reason": exit_reason,
+                    "order_id": exit_order_id,
+                    "realized": float(realized or 0) + exit_pnl,
+                    "now": now,
+                },
+            )
+            _event(
+                cursor,
+                position_id,
+                session_id,
+                "EXIT" if remaining == 0 else "PARTIAL_EXIT",
+                now,
+                {
+                    "quantity": closing,
+                    "remaining": remaining,
+                    "price": exit_price,
+                    "reason": exit_reason,
+                    "order_id": exit_order_id,
+                    "pnl": exit_pnl,
+                },
+            )
+            return remaining, exit_pnl
+
+        return self._db.run(work)
+
+    # ----- high-frequency updates -------------------------------------------------
+
+    def write_updates(
+        self, batch: Mapping[int, Mapping[str, Any]], session_id: int | None = None
+    ) -> dict[int, PositionInputError]:
+        """One transaction for the whole batch; a field not given keeps its stored value.
+
+        A batch entry whose `stop_price` differs from its `stop_from` (the stop it
+        replaced) also gets a STOP_MOVED event.
+
+        Returns the updates not written because their state is not JSON (the
+        caller tells the strategy); everything else is written.
+        """
+        now = self._stamp()
+        rows = []
+        rejected: dict[int, PositionInputError] = {}
+        for position_id, fields in batch.items():
+            try:
+                state = _json(fields["state"]) if "state" in fields else None
+            except PositionInputError as error:
+                rejected[position_id] = error
+                continue
+            rows.append(
+                {
+                    "id": position_id,
+                    "current_price": fields.get("current_price"),
+                    "stop_price": fields.get("stop_price"),
+                    "target_price": fields.get("target_price"),
+                    "state": state,
+                    "now": now,
+                }
+            )
+        moves = [
+            {
+                "position_id": position_id,
+                "session_id": session_id,
+                "kind": "STOP_MOVED",
+                "at": now,
+                "details": _json({"from": fields.get("stop_from"), "to": fields["stop_price"]}),
+            }
+            for position_id, fields in batch.items()
+            if fields.get("stop_price") is not None
+            and fields.get("stop_price") != fields.get("stop_from")
+            and position_id not in rejected
+        ]
+
+        def work(cursor: Cursor) -> None:
+            cursor.executemany(
+                "UPDATE strategy_positions SET "
+                "current_price = COALESCE(:current_price, current_price), "
+                "stop_price = COALESCE(:stop_price, stop_price), "
+                "target_price = COALESCE(:target_price, target_price), "
+                "state = COALESCE(:state, state), "
+                "updated_at = :now, update_count = update_count + 1 "
+                "WHERE id = :id AND status <> 'CLOSED'",
+                rows,
+            )
+            cursor.executemany(_INSERT_EVENT, moves)
+
+        self._db.run(work)
+        return rejected
+
+    # ----- crashes ----------------------------------------------------------------
+
+    def crash_session(self, session_id: int, crash: Crash) -> int | None:
+        """Mark the session and its open positions CRASHED; None if it was not ACTIVE."""
+        now = self._stamp()
+        return self._db.run(lambda cursor: _crash(cursor, session_id, crash, now))
+
+    def sweep_crashed(
+        self, hostname: str, is_alive: Callable[[int], bool]
+    ) -> list[tuple[int, int]]:
+        """Mark every ACTIVE session whose process is gone; returns (session, positions) pairs.
+
+        A session of a run is gone once its run has ended (or its record was
+        deleted with its strategy); a standalone session on `hostname` once
+        `is_alive(pid)` says so. Sessions of other hosts' standalone processes
+        are theirs to judge.
+        """
+        now = self._stamp()
+
+        def work(cursor: Cursor) -> list[tuple[int, int]]:
+            marked = []
+            for session_id, run_id, host, pid, run_status, ended in cursor.execute(
+                "SELECT s.id, s.run_id, s.hostname, s.pid, r.status, r.exception_message "
+                "FROM strategy_sessions s LEFT JOIN runs r ON r.id = s.run_id "
+                "WHERE s.status = 'ACTIVE'"
+            ).all():
+                if run_id is not None and run_status is None:
+                    reason = "its run's record is gone (the strategy was deleted)"
+                elif run_id is not None and run_status == "ended":
+                    reason = f"the run ended without ending its session: {ended or 'no record'}"
+                elif run_id is None and host == hostname and not is_alive(pid):
+                    reason = f"process {pid} ended without ending its session"
+                else:
+                    continue
+                count = _crash(cursor, session_id, Crash(reason), now)
+                if count is not None:
+                    marked.append((session_id, count))
+            return marked
+
+        return self._db.run(work)
+
+    # ----- recovery ---------------------------------------------------------------
+
+    def open_positions(
+        self, strategy_name: str | None = None, *, statuses: tuple[str, ...] = OPEN_STATUSES
+    ) -> list[PositionRecord]:
+        where = [f"p.status IN ({', '.join(repr(status) for status in statuses)})"]
+        parameters: dict[str, Any] = {}
+        if strategy_name is not None:
+            where.append("p.strategy_name = :strategy")
+            parameters["strategy"] = strategy_name
+        return self._positions(" AND ".join(where), parameters)
+
+    def resumable(self, strategy_name: str, session_id: int | None) -> list[PositionRecord]:
+        """Open positions of the strategy that no live session holds."""
+        return self._positions(
+            f"p.strategy_name = :strategy AND p.status IN {_OPEN} AND p.session_id <> :session "
+            "AND s.status <> 'ACTIVE'",
+            {"strategy": strategy_name, "session": -1 if session_id is None else session_id},
+        )
+
+    def position(self, position_id: int) -> PositionRecord:
+        found = self._positions("p.id = :id", {"id": position_id})
+        if not found:
+            raise PositionNotFoundError(f"no position has id {position_id}")
+        return found[0]
+
+    def mark_recovered(
+        self, position_id: int, *, session_id: int | None, notes: str | None
+    ) -> bool:
+        """CRASHED (or left open) -> RECOVERED, adopted by `session_id`; False if it already was."""
+        now = self._stamp()
+
+        def work(cursor: Cursor) -> bool:
+            row = cursor.execute(
+                self._locking("SELECT status, session_id FROM strategy_positions WHERE id = :id"),
+                {"id": position_id},
+            ).one()
+            if row is None:
+                raise PositionNotFoundError(f"no position has id {position_id}")
+            status, owner = row
+            if status == "CLOSED":
+                raise PositionClosedError(f"position {position_id} is closed; nothing to recover")
+            if status == "RECOVERED" and (session_id is None or owner == session_id):
+                return False
+            cursor.execute(
+                "UPDATE strategy_positions SET status = 'RECOVERED', recovered_at = :now, "
+                "session_id = COALESCE(:session, session_id), updated_at = :now WHERE id = :id",
+                {"id": position_id, "session": session_id, "now": now},
+            )
+            _event(
+                cursor,
+                position_id,
+                session_id,
+                "RECOVERY",
+                now,
+                {"from_status": status, "from_session": owner, "notes": notes},
+            )
+            return True
+
+        return self._db.run(work)
+
+    def record_verdicts(self, findings: Iterable[Finding]) -> None:
+        """Store each verdict on its positions and as an event (orphans: an event alone)."""
+        now = self._stamp()
+        updates: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for finding in findings:
+            details = {
+                "verdict": finding.verdict.value,
+                "symbol": finding.key.symbol,
+                "exchange": finding.key.exchange,
+                "product": finding.key.product,
+                "expected_quantity": finding.expected_quantity,
+                "broker_quantity": finding.broker_quantity,
+                "strategies": list(finding.strategies),
+                "detail": finding.detail,
+            }
+            for position_id in finding.position_ids or (None,):
+                events.append(
+                    {
+                        "position_id": position_id,
+                        "session_id": None,
+                        "kind": "RECONCILE",
+                        "at": now,
+                        "details": _json(details),
+                    }
+                )
+                if position_id is not None and finding.verdict is not Verdict.UNKNOWN:
+                    updates.append(
+                        {"id": position_id, "verdict": finding.verdict.value, "now": now}
+                    )
+
+        def work(cursor: Cursor) -> None:
+            cursor.executemany(
+                "UPDATE strategy_positions SET broker_verdict = :verdict, "
+                "broker_checked_at = :now WHERE id = :id",
+                updates,
+            )
+            cursor.executemany(_INSERT_EVENT, events)
+
+        self._db.run(work)
+
+    # ----- order intents ----------------------------------------------------------
+
+    def record_intent(
+        self,
+        session_id: int,
+        *,
+        client_order_id: str,
+        symbol: str,
+        exchange: str,
+        action: str,
+        quantity: int,
+        price: float | None,
+        position_id: int | None,
+        purpose: str | None,
+    ) -> None:
+        row = {
+            "client_order_id": client_order_id,
+            "session_id": session_id,
+            "position_id": position_id,
+            "symbol": symbol,
+            "exchange": exchange,
+            "action": action,
+            "quantity": quantity,
+            "price": price,
+            "purpose": purpose,
+            "now": self._stamp(),
+        }
+
+        def work(cursor: Cursor) -> None:
+            if cursor.execute(
+                "SELECT 1 FROM order_intents WHERE client_order_id = :client_order_id", row
+            ).one():
+                raise PositionInputError(
+                    f"client order id {client_order_id!r} was already used; give each order "
+                    "its own (or leave it out to get one)"
+                )
+            cursor.execute(
+                "INSERT INTO order_intents (client_order_id, session_id, position_id, symbol, "
+                "exchange, action, quantity, price, purpose, status, created_at) VALUES "
+                "(:client_order_id, :session_id, :position_id, :symbol, :exchange, :action, "
+                ":quantity, :price, :purpose, 'PENDING', :now)",
+                row,
+            )
+
+        self._db.run(work)
+
+    def confirm_intent(
+        self,
+        client_order_id: str,
+        *,
+        broker_order_id: str | None,
+        accepted: bool,
+        message: str | None,
+    ) -> None:
+        row = {
+            "client_order_id": client_order_id,
+            "broker_order_id": broker_order_id,
+            "status": "CONFIRMED" if accepted else "REJECTED",
+            "message": message,
+            "now": self._stamp(),
+        }
+
+        def work(cursor: Cursor) -> None:
+            found = cursor.execute(
+                "SELECT status FROM order_intents WHERE client_order_id = :client_order_id",
+                row,
+            ).one()
+            if found is None:
+                raise PositionNotFoundError(
+                    f"no order intent has client order id {client_order_id!r}; record the "
+                    "intent before sending the order"
+                )
+            cursor.execute(
+                "UPDATE order_intents SET status = :status, broker_order_id = :broker_order_id, "
+                "message = :message, confirmed_at = :now WHERE client_order_id = :client_order_id",
+                row,
+            )
+
+        self._db.run(work)
+
+    # ----- internals --------------------------------------------------------------
+
+    def _stamp(self) -> Any:
+        return self._db.dialect.timestamp(self._now())
+
+    def _locking(self, select: str) -> str:
+        """`select` locking its rows until commit (SQLite's BEGIN IMMEDIATE already has)."""
+        return f"{select} FOR UPDATE" if self._db.dialect.name == "postgresql" else select
+
+    def _session_row(self, session_id: int) -> dict[str, Any]:
+        row = self._db.run(
+            lambda cursor: cursor.execute(
+                "SELECT strategy_id, strategy_name, broker, status FROM strategy_sessions "
+                "WHERE id = :id",
+                {"id": session_id},
+            ).one()
+        )
+        if row is None:
+            raise PositionNotFoundError(f"no session has id {session_id}")
+        return dict(zip(("strategy_id", "strategy_name", "broker", "status"), row, strict=True))
+
+    def _positions(self, where: str, parameters: dict[str, Any]) -> list[PositionRecord]:
+        columns = ", ".join(f"p.{name.strip()}" for name in _POSITION_COLUMNS.split(","))
+        rows = self._db.run(
+            lambda cursor: cursor.execute(
+                f"SELECT {columns} FROM strategy_positions p "  # noqa: S608 - fixed fragments
+                f"JOIN strategy_sessions s ON s.id = p.session_id WHERE {where} ORDER BY p.id",
+                parameters,
+            ).all()
+        )
+        dialect = self._db.dialect
+        records = []
+        for row in rows:
+            values = list(row)
+            values[10] = dialect.read_timestamp(values[10])
+            values[15] = dialect.read_json(values[15])
+            values[19] = dialect.read_timestamp(values[19])
+            values[20] = dialect.read_timestamp(values[20])
+            records.append(PositionRecord(*values))
+        return records
+
+
+_INSERT_EVENT = (
+    "INSERT INTO position_events (position_id, session_id, kind, at, details) "
+    "VALUES (:position_id, :session_id, :kind, :at, :details)"
+)
+
+
+def _event(
+    cursor: Cursor,
+    position_id: int | None,
+    session_id: int | None,
+    kind: str,
+    at: Any,
+    details: dict[str, Any],
+) -> None:
+    cursor.execute(
+        _INSERT_EVENT,
+        {
+            "position_id": position_id,
+            "session_id": session_id,
+            "kind": kind,
+            "at": at,
+            "details": _json(details),
+        },
+    )
+
+
+def _crash(cursor: Cursor, session_id: int, crash: Crash, now: Any) -> int | None:
+    marked = cursor.execute(
+        "UPDATE strategy_sessions SET status = 'CRASHED', crashed_at = :now, "
+        "crash_reason = :reason, exception_type = :exception_type, traceback = :traceback "
+        "WHERE id = :id AND status = 'ACTIVE'",
+        {
+            "id": session_id,
+            "now": now,
+            "reason": crash.reason,
+            "exception_type": crash.exception_type,
+            "traceback": crash.traceback,
+        },
+    ).rowcount
+    if not marked:
+        return None
+    positions = [
+        row[0]
+        for row in cursor.execute(
+            "SELECT id FROM strategy_positions WHERE session_id = :id "
+            "AND status IN ('ACTIVE', 'RECOVERED')",
+            {"id": session_id},
+        ).all()
+    ]
+    cursor.execute(
+        "UPDATE strategy_positions SET status = 'CRASHED', crashed_at = :now, "
+        "crash_reason = :reason WHERE session_id = :id AND status IN ('ACTIVE', 'RECOVERED')",
+        {"id": session_id, "now": now, "reason": crash.reason},
+    )
+    cursor.execute(
+        "UPDATE order_intents SET status = 'UNCONFIRMED' "
+        "WHERE session_id = :id AND status = 'PENDING'",
+        {"id": session_id},
+    )
+    details = _json({"reason": crash.reason, "exception_type": crash.exception_type})
+    cursor.executemany(
+        _INSERT_EVENT,
+        [
+            {
+                "position_id": position_id,
+                "session_id": session_id,
+                "kind": "CRASH",
+                "at": now,
+                "details": details,
+            }
+            for position_id in positions
+        ],
+    )
+    return len(positions)
+
+
+def _first(cursor: Cursor) -> int:
+    row = cursor.one()
+    assert row is not None  # noqa: S101 - RETURNING always gives the row
+    return int(row[0])
+
+
+def _json(value: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise PositionInputError(
+            f"state must be JSON: plain dicts, lists, strings, finite numbers ({error})"
+        ) from error

@@ -1,0 +1,64 @@
+"""Checking stored positions against the broker: ask with a deadline, classify, record.
+
+A broker that fails or does not answer in time gives "unknown" for every
+position, never "flat": a trader must not read silence as no exposure.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from algovisor.brokers.protocol import PositionBook
+from algovisor.positions.reconcile import BrokerPosition, Finding, HeldPosition, Key, reconcile
+from algovisor.positions.store import PositionStore
+
+DEFAULT_BROKER_TIMEOUT_SECS = 5.0
+
+
+def ask_broker(book: PositionBook, timeout_secs: float) -> tuple[list[BrokerPosition] | None, str]:
+    """The broker's positions, or None with the reason it could not be asked."""
+    answer: list[Sequence[BrokerPosition] | BaseException] = []
+
+    def ask() -> None:
+        try:
+            answer.append(book.positions())
+        except Exception as error:  # noqa: BLE001 - any failure means "unknown"
+            answer.append(error)
+
+    thread = threading.Thread(target=ask, name="broker-positions", daemon=True)
+    thread.start()
+    thread.join(timeout_secs)
+    if not answer:
+        return None, f"the broker did not answer within {timeout_secs:g} s"
+    result = answer[0]
+    if isinstance(result, BaseException):
+        return None, f"the broker query failed: {result}"
+    return list(result), ""
+
+
+def check_against_broker(
+    store: PositionStore,
+    broker: str,
+    book: PositionBook,
+    timeout_secs: float = DEFAULT_BROKER_TIMEOUT_SECS,
+) -> tuple[list[Finding], str]:
+    """Verdicts for every open position on `broker`'s account, netted across strategies.
+
+    Stored as events (and on each position); returns them with the reason the
+    broker could not be asked ("" when it answered).
+    """
+    held = [
+        HeldPosition(
+            record.id,
+            record.strategy,
+            Key(record.symbol, record.exchange, record.product),
+            record.signed_quantity,
+        )
+        for record in store.open_positions()
+        if record.broker == broker
+    ]
+    actual, problem = ask_broker(book, timeout_secs)
+    findings = reconcile(held, actual)
+    store.record_verdicts(findings)
+    return findings, problem

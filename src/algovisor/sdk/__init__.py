@@ -1,0 +1,21 @@
+"""What strategy scripts import: `from algovisor.sdk import PositionPersistenceManager`.
+
+Light on purpose (standard library, plus psycopg only on PostgreSQL): every strategy
+process pays for what it imports.
+"""
+
+from algovisor.positions.database import StoreUnavailableError
+from algovisor.positions.store import PositionClosedError, PositionNotFoundError, PositionRecord
+from algovisor.positions.updates import WriterStalledError
+from algovisor.positions.validation import PositionInputError
+from algovisor.sdk.manager import PositionPersistenceManager
+
+__all__ = [
+    "PositionClosedError",
+    "PositionInputError",
+    "PositionNotFoundError",
+    "PositionPersistenceManager",
+    "PositionRecord",
+    "StoreUnavailableError",
+    "WriterStalledError",
+]
