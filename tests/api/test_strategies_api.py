@@ -107,6 +107,7 @@ def path_values(strategy_id: int) -> dict[str, object]:
         "broker": "paper",
         "symbol": "SBIN",
         "token": "3045",
+        "position_id": strategy_id,
     }
 
 

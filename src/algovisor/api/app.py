@@ -10,7 +10,14 @@ from fastapi import Depends, FastAPI
 from algovisor import __version__
 from algovisor.api.deps import require_api_key
 from algovisor.api.errors import install_error_handlers
-from algovisor.api.routers import contracts, health, python_compat, schedules, strategies
+from algovisor.api.routers import (
+    contracts,
+    health,
+    positions,
+    python_compat,
+    schedules,
+    strategies,
+)
 from algovisor.errors import UnavailableError
 from algovisor.services.context import ServiceContext
 
@@ -35,6 +42,7 @@ def create_app(
     app.include_router(strategies.router, dependencies=[Depends(require_api_key)])
     app.include_router(schedules.router, dependencies=[Depends(require_api_key)])
     app.include_router(contracts.router, dependencies=[Depends(require_api_key)])
+    app.include_router(positions.router, dependencies=[Depends(require_api_key)])
     app.include_router(python_compat.router, dependencies=[Depends(require_api_key)])
 
     @app.get("/api/openapi.json", include_in_schema=False, dependencies=[Depends(require_api_key)])

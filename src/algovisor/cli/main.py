@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from algovisor.cli import calendar, contracts, strategy
+from algovisor.cli import calendar, contracts, positions, strategy
 from algovisor.cli.context import GlobalOptions, open_context
 from algovisor.cli.output import (
     console,
@@ -31,6 +31,7 @@ app = typer.Typer(
 app.add_typer(strategy.app, name="strategy")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(contracts.app, name="contracts")
+app.add_typer(positions.app, name="positions")
 app.command("explain")(calendar.explain)
 keys_app = typer.Typer(help="API keys for the REST API.", no_args_is_help=True)
 app.add_typer(keys_app, name="api-key")

@@ -80,8 +80,10 @@ class Dialect:
     def sql(self, statement: str) -> str:
         return statement
 
-    def begin(self, cursor: Any) -> None:
-        cursor.execute("BEGIN IMMEDIATE")
+    def begin(self, cursor: Any, *, read_only: bool) -> None:
+        # IMMEDIATE takes the write lock up front (waiting out the busy timeout);
+        # a read begins deferred and, in WAL mode, never waits for a writer.
+        cursor.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     def commit(self, connection: Any) -> None:
         connection.execute("COMMIT")
@@ -125,7 +127,7 @@ class PostgresDialect(Dialect):
     def sql(self, statement: str) -> str:
         return _NAMED.sub(r"%(\1)s", statement.replace("%", "%%"))
 
-    def begin(self, cursor: Any) -> None:
+    def begin(self, cursor: Any, *, read_only: bool) -> None:
         pass  # psycopg opens a transaction with the first statement
 
     def commit(self, connection: Any) -> None:
@@ -165,8 +167,12 @@ def _sqlite_connect(path: str) -> sqlite3.Connection:
 
 def _postgres_connect(conninfo: str) -> Any:
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 
-    return psycopg.connect(conninfo, options=f"-c lock_timeout={BUSY_TIMEOUT_MS}")
+    # Added to the URL's own options (e.g. -csearch_path=...), never replacing them.
+    given = conninfo_to_dict(conninfo).get("options")
+    timeout = f"-c lock_timeout={BUSY_TIMEOUT_MS}"
+    return psycopg.connect(conninfo, options=f"{given} {timeout}" if given else timeout)
 
 
 class Connection:
@@ -184,13 +190,13 @@ class Connection:
         self._connection: Any = None
         self._lock = threading.Lock()
 
-    def run(self, work: Callable[[Cursor], T]) -> T:
+    def run(self, work: Callable[[Cursor], T], *, read_only: bool = False) -> T:
         with self._lock:
             deadline = time.monotonic() + RETRY_DEADLINE_SECS
             delay = 0.05
             while True:
                 try:
-                    return self._attempt(work)
+                    return self._attempt(work, read_only)
                 except _TransientError as transient:
                     if time.monotonic() + delay > deadline:
                         raise StoreUnavailableError(
@@ -201,7 +207,7 @@ class Connection:
                     time.sleep(delay)
                     delay = min(delay * 2, 1.0)
 
-    def _attempt(self, work: Callable[[Cursor], T]) -> T:
+    def _attempt(self, work: Callable[[Cursor], T], read_only: bool) -> T:
         dialect = self.dialect
         if self._connection is None:
             try:
@@ -213,7 +219,7 @@ class Connection:
         connection = self._connection
         cursor = Cursor(dialect, connection.cursor())
         try:
-            dialect.begin(cursor.raw)
+            dialect.begin(cursor.raw, read_only=read_only)
             result = work(cursor)
             dialect.commit(connection)
             return result

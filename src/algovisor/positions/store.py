@@ -30,6 +30,10 @@ class PositionNotFoundError(NotFoundError):
     """No position has that id."""
 
 
+class PositionHeldError(ConflictError):
+    """Another live session, or another strategy, holds the position."""
+
+
 class PositionClosedError(ConflictError):
     """The position is already closed (or the exit is larger than what is open)."""
 
@@ -150,7 +154,8 @@ class PositionStore:
         row = self._db.run(
             lambda cursor: cursor.execute(
                 "SELECT status FROM strategy_sessions WHERE id = :id", {"id": session_id}
-            ).one()
+            ).one(),
+            read_only=True,
         )
         return None if row is None else str(row[0])
 
@@ -167,12 +172,8 @@ class PositionStore:
         client_order_id: str | None,
     ) -> int:
         now = self._stamp()
-        session = self._session_row(session_id)
         row = {
             "session_id": session_id,
-            "strategy_id": session["strategy_id"],
-            "strategy_name": session["strategy_name"],
-            "broker": session["broker"],
             "symbol": entry.symbol,
             "exchange": entry.exchange,
             "product": entry.product,
@@ -189,18 +190,21 @@ class PositionStore:
         }
 
         def work(cursor: Cursor) -> int:
-            cursor.execute(
+            # The strategy and broker are the session's, copied in the same statement.
+            found = cursor.execute(
                 "INSERT INTO strategy_positions (session_id, strategy_id, strategy_name, broker, "
                 "symbol, exchange, product, side, quantity, initial_quantity, entry_price, "
                 "entry_time, stop_price, target_price, leg, state, entry_order_id, "
-                "client_order_id, status, realized_pnl, updated_at, update_count) VALUES "
-                "(:session_id, :strategy_id, :strategy_name, :broker, :symbol, :exchange, "
+                "client_order_id, status, realized_pnl, updated_at, update_count) "
+                "SELECT id, strategy_id, strategy_name, broker, :symbol, :exchange, "
                 ":product, :side, :quantity, :quantity, :entry_price, :now, :stop_price, "
                 ":target_price, :leg, :state, :entry_order_id, :client_order_id, 'ACTIVE', 0, "
-                ":now, 0) RETURNING id",
+                ":now, 0 FROM strategy_sessions WHERE id = :session_id RETURNING id",
                 row,
-            )
-            position_id = _first(cursor)
+            ).one()
+            if found is None:
+                raise PositionNotFoundError(f"no session has id {session_id}")
+            position_id = int(found[0])
             _event(
                 cursor,
                 position_id,
@@ -380,24 +384,33 @@ class PositionStore:
         `is_alive(pid)` says so. Sessions of other hosts' standalone processes
         are theirs to judge.
         """
+        candidates = self._db.run(
+            lambda cursor: cursor.execute(
+                "SELECT s.id, s.run_id, s.hostname, s.pid, r.status, r.exception_message "
+                "FROM strategy_sessions s LEFT JOIN runs r ON r.id = s.run_id "
+                "WHERE s.status = 'ACTIVE'"
+            ).all(),
+            read_only=True,  # every tick: SQLite's write lock only when there is a crash
+        )
+        crashes = []
+        for session_id, run_id, host, pid, run_status, ended in candidates:
+            if run_id is not None and run_status is None:
+                reason = "its run's record is gone (the strategy was deleted)"
+            elif run_id is not None and run_status == "ended":
+                reason = f"the run ended without ending its session: {ended or 'no record'}"
+            elif run_id is None and host == hostname and not is_alive(pid):
+                reason = f"process {pid} ended without ending its session"
+            else:
+                continue
+            crashes.append((session_id, Crash(reason)))
+        if not crashes:
+            return []
         now = self._stamp()
 
         def work(cursor: Cursor) -> list[tuple[int, int]]:
             marked = []
-            for session_id, run_id, host, pid, run_status, ended in cursor.execute(
-                "SELECT s.id, s.run_id, s.hostname, s.pid, r.status, r.exception_message "
-                "FROM strategy_sessions s LEFT JOIN runs r ON r.id = s.run_id "
-                "WHERE s.status = 'ACTIVE'"
-            ).all():
-                if run_id is not None and run_status is None:
-                    reason = "its run's record is gone (the strategy was deleted)"
-                elif run_id is not None and run_status == "ended":
-                    reason = f"the run ended without ending its session: {ended or 'no record'}"
-                elif run_id is None and host == hostname and not is_alive(pid):
-                    reason = f"process {pid} ended without ending its session"
-                else:
-                    continue
-                count = _crash(cursor, session_id, Crash(reason), now)
+            for session_id, crash in crashes:
+                count = _crash(cursor, session_id, crash, now)  # None: ended meanwhile
                 if count is not None:
                     marked.append((session_id, count))
             return marked
@@ -433,21 +446,44 @@ class PositionStore:
     def mark_recovered(
         self, position_id: int, *, session_id: int | None, notes: str | None
     ) -> bool:
-        """CRASHED (or left open) -> RECOVERED, adopted by `session_id`; False if it already was."""
+        """CRASHED (or left open) -> RECOVERED, adopted by `session_id`; False if it already was.
+
+        Refused for a closed position, one a live session of another process
+        holds, and one of another strategy (two writers on one position).
+        """
         now = self._stamp()
 
         def work(cursor: Cursor) -> bool:
             row = cursor.execute(
-                self._locking("SELECT status, session_id FROM strategy_positions WHERE id = :id"),
+                self._locking(
+                    "SELECT p.status, p.session_id, p.strategy_name, s.status, s.pid, s.hostname "
+                    "FROM strategy_positions p JOIN strategy_sessions s ON s.id = p.session_id "
+                    "WHERE p.id = :id"
+                ),
                 {"id": position_id},
             ).one()
             if row is None:
                 raise PositionNotFoundError(f"no position has id {position_id}")
-            status, owner = row
+            status, owner, strategy, owner_status, pid, host = row
             if status == "CLOSED":
                 raise PositionClosedError(f"position {position_id} is closed; nothing to recover")
-            if status == "RECOVERED" and (session_id is None or owner == session_id):
+            if owner == session_id or (status == "RECOVERED" and session_id is None):
                 return False
+            if owner_status == "ACTIVE":
+                raise PositionHeldError(
+                    f"position {position_id} is held by a live session ({owner}, strategy "
+                    f"{strategy!r}, pid {pid} on {host}); nothing to recover"
+                )
+            if session_id is not None:
+                adopter = cursor.execute(
+                    "SELECT strategy_name FROM strategy_sessions WHERE id = :id",
+                    {"id": session_id},
+                ).one()
+                if adopter is None or adopter[0] != strategy:
+                    raise PositionHeldError(
+                        f"position {position_id} belongs to strategy {strategy!r}; only it "
+                        "can resume it"
+                    )
             cursor.execute(
                 "UPDATE strategy_positions SET status = 'RECOVERED', recovered_at = :now, "
                 "session_id = COALESCE(:session, session_id), updated_at = :now WHERE id = :id",
@@ -465,8 +501,12 @@ class PositionStore:
 
         return self._db.run(work)
 
-    def record_verdicts(self, findings: Iterable[Finding]) -> None:
-        """Store each verdict on its positions and as an event (orphans: an event alone)."""
+    def record_verdicts(self, findings: Iterable[Finding], problem: str = "") -> None:
+        """Store each verdict on its positions and as an event (orphans: an event alone).
+
+        `problem` says why the broker could not be asked; an unknown verdict
+        leaves a position's last known one in place.
+        """
         now = self._stamp()
         updates: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
@@ -481,6 +521,8 @@ class PositionStore:
                 "strategies": list(finding.strategies),
                 "detail": finding.detail,
             }
+            if problem:
+                details["problem"] = problem
             for position_id in finding.position_ids or (None,):
                 events.append(
                     {
@@ -595,18 +637,6 @@ class PositionStore:
         """`select` locking its rows until commit (SQLite's BEGIN IMMEDIATE already has)."""
         return f"{select} FOR UPDATE" if self._db.dialect.name == "postgresql" else select
 
-    def _session_row(self, session_id: int) -> dict[str, Any]:
-        row = self._db.run(
-            lambda cursor: cursor.execute(
-                "SELECT strategy_id, strategy_name, broker, status FROM strategy_sessions "
-                "WHERE id = :id",
-                {"id": session_id},
-            ).one()
-        )
-        if row is None:
-            raise PositionNotFoundError(f"no session has id {session_id}")
-        return dict(zip(("strategy_id", "strategy_name", "broker", "status"), row, strict=True))
-
     def _positions(self, where: str, parameters: dict[str, Any]) -> list[PositionRecord]:
         columns = ", ".join(f"p.{name.strip()}" for name in _POSITION_COLUMNS.split(","))
         rows = self._db.run(
@@ -614,7 +644,8 @@ class PositionStore:
                 f"SELECT {columns} FROM strategy_positions p "  # noqa: S608 - fixed fragments
                 f"JOIN strategy_sessions s ON s.id = p.session_id WHERE {where} ORDER BY p.id",
                 parameters,
-            ).all()
+            ).all(),
+            read_only=True,
         )
         dialect = self._db.dialect
         records = []
@@ -708,6 +739,11 @@ def _first(cursor: Cursor) -> int:
     row = cursor.one()
     assert row is not None  # noqa: S101 - RETURNING always gives the row
     return int(row[0])
+
+
+def check_state(state: Mapping[str, Any]) -> None:
+    """Raise PositionInputError unless `state` can be stored as JSON."""
+    _json(state)
 
 
 def _json(value: Mapping[str, Any]) -> str:

@@ -32,9 +32,12 @@ class WriterStalledError(UnavailableError):
 
 
 def merged(older: Fields, newer: Fields) -> Fields:
-    """`newer` over `older`: last value wins, except `state`, merged key by key."""
+    """`newer` over `older`: last value wins, except `state`, merged key by key, and
+    `stop_from`, where the first stays (the stored stop the coalesced moves replaced)."""
     result = dict(older)
     for key, value in newer.items():
+        if key == "stop_from" and key in result:
+            continue  # the stop the first of the coalesced moves replaced
         if key == "state" and isinstance(result.get("state"), dict) and isinstance(value, dict):
             result["state"] = {**result["state"], **value}
         else:
@@ -117,12 +120,17 @@ class BatchWriter:
             batch = self._pending.take()
             if not batch:
                 return None
+            started = self._monotonic()
             try:
                 self._write(batch)
             except Exception as error:  # noqa: BLE001 (any failure: kept, retried, surfaced)
                 self._pending.give_back(batch)
-                self._failed(error)
+                self._failed(error, started)
                 return error
+            except BaseException:
+                # SIGTERM's SystemExit landing mid-flush: keep the batch for the exit flush.
+                self._pending.give_back(batch)
+                raise
             if self._failing_since is not None:
                 logger.warning("position updates are written again")
             self._failing_since = None
@@ -139,10 +147,11 @@ class BatchWriter:
                 detail="The updates are kept and retried; check the database.",
             )
 
-    def _failed(self, error: BaseException) -> None:
+    def _failed(self, error: BaseException, started: float) -> None:
         if self._failing_since is None:  # said once; `check` tells the strategy if it lasts
             logger.warning("position updates not written (kept, retrying): %r", error)
-            self._failing_since = self._monotonic()
+            # From the start of the failed attempt: a write may retry for a while first.
+            self._failing_since = started
         self._last_error = error
 
     def _run(self) -> None:

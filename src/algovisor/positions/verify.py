@@ -40,13 +40,14 @@ def ask_broker(book: PositionBook, timeout_secs: float) -> tuple[list[BrokerPosi
 def check_against_broker(
     store: PositionStore,
     broker: str,
-    book: PositionBook,
+    book: PositionBook | None,
     timeout_secs: float = DEFAULT_BROKER_TIMEOUT_SECS,
 ) -> tuple[list[Finding], str]:
     """Verdicts for every open position on `broker`'s account, netted across strategies.
 
     Stored as events (and on each position); returns them with the reason the
-    broker could not be asked ("" when it answered).
+    broker could not be asked ("" when it answered). No `book` (no adapter for
+    the broker) makes every verdict unknown, with that reason.
     """
     held = [
         HeldPosition(
@@ -58,7 +59,10 @@ def check_against_broker(
         for record in store.open_positions()
         if record.broker == broker
     ]
-    actual, problem = ask_broker(book, timeout_secs)
+    if book is None:
+        actual, problem = None, f"no broker adapter for {broker!r} yet"
+    else:
+        actual, problem = ask_broker(book, timeout_secs)
     findings = reconcile(held, actual)
-    store.record_verdicts(findings)
+    store.record_verdicts(findings, problem)
     return findings, problem

@@ -5,13 +5,19 @@ process pays for what it imports.
 """
 
 from algovisor.positions.database import StoreUnavailableError
-from algovisor.positions.store import PositionClosedError, PositionNotFoundError, PositionRecord
+from algovisor.positions.store import (
+    PositionClosedError,
+    PositionHeldError,
+    PositionNotFoundError,
+    PositionRecord,
+)
 from algovisor.positions.updates import WriterStalledError
 from algovisor.positions.validation import PositionInputError
 from algovisor.sdk.manager import PositionPersistenceManager
 
 __all__ = [
     "PositionClosedError",
+    "PositionHeldError",
     "PositionInputError",
     "PositionNotFoundError",
     "PositionPersistenceManager",

@@ -44,6 +44,7 @@ from algovisor.positions.store import (
     PositionNotFoundError,
     PositionRecord,
     PositionStore,
+    check_state,
 )
 from algovisor.positions.updates import BatchWriter, Fields, PendingUpdates
 from algovisor.positions.validation import (
@@ -217,16 +218,20 @@ class PositionPersistenceManager:
             stop_price=stop_price,
             target_price=target_price,
         )
-        if state is not None and not isinstance(state, Mapping):
-            raise PositionInputError(f"state must be a dict, not {type(state).__name__}")
+        if state is not None:
+            if not isinstance(state, Mapping):
+                raise PositionInputError(f"state must be a dict, not {type(state).__name__}")
+            check_state(state)  # before the session is opened: a refused entry writes nothing
+        order_id = _optional_text(entry_order_id, "entry_order_id")
+        client_id = _optional_text(client_order_id, "client_order_id")
         session_id = self.start_session()
         position_id = self._store.insert_entry(
             session_id,
             entry,
             leg=leg,
             state=state,
-            entry_order_id=_optional_text(entry_order_id, "entry_order_id"),
-            client_order_id=_optional_text(client_order_id, "client_order_id"),
+            entry_order_id=order_id,
+            client_order_id=client_id,
         )
         self._held[position_id] = _Held(entry.stop_price, dict(state or {}))
         return position_id
@@ -305,6 +310,8 @@ class PositionPersistenceManager:
             self._pending.put(position_id, fields)
         if force_immediate:
             self._writer.flush()
+            if self._rejected:
+                self._usable()  # "committed before returning" did not happen: say so now
 
     def flush(self) -> None:
         """Commit every queued update now; raises if the database cannot be written."""
@@ -436,6 +443,12 @@ class PositionPersistenceManager:
     def _write_batch(self, batch: dict[int, Fields]) -> None:
         rejected = self._store.write_updates(batch, self._session_id)
         if rejected:
+            for position_id in rejected:
+                # The state is merged into every later update: keep only what can be
+                # stored, or the position's updates would all be refused from now on.
+                held = self._held.get(position_id)
+                if held is not None:
+                    held.state = _storable(held.state)
             self._rejected.update(rejected)
 
     def _usable(self) -> None:
@@ -509,6 +522,18 @@ def _install_process_hooks() -> None:
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(_TERMINATED)
+
+
+def _storable(state: dict[str, Any]) -> dict[str, Any]:
+    """`state` without the entries that cannot be stored as JSON."""
+    kept = {}
+    for key, value in state.items():
+        try:
+            check_state({key: value})
+        except PositionInputError:
+            continue
+        kept[key] = value
+    return kept
 
 
 def _optional_text(value: object, what: str) -> str | None:

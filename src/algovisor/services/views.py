@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -200,3 +201,140 @@ class ChainLinkView(BaseModel):
     strike: float
     call: InstrumentView | None
     put: InstrumentView | None
+
+
+# ----- positions (issue 5) -------------------------------------------------------------
+
+
+class PositionView(BaseModel):
+    """A stored position: what it is, its last stored state, and what happened to it."""
+
+    id: int
+    strategy: str
+    session_id: int  # the session holding it now (the adopting one after a recovery)
+    run_id: str | None  # that session's run, when it ran under the host
+    broker: str
+    symbol: str
+    exchange: str
+    product: str
+    side: str  # LONG | SHORT
+    quantity: int  # still open
+    initial_quantity: int
+    entry_price: float
+    entry_time: datetime
+    stop_price: float | None
+    target_price: float | None
+    current_price: float | None
+    leg: str | None
+    state: dict[str, Any]  # the strategy's own (trailing) state, as last flushed
+    status: str  # ACTIVE | CRASHED | RECOVERED | CLOSED
+    exit_price: float | None
+    exit_time: datetime | None
+    exit_reason: str | None
+    realized_pnl: float
+    updated_at: datetime
+    crashed_at: datetime | None  # its latest crash
+    crash_reason: str | None
+    recovered_at: datetime | None
+    broker_verdict: str | None  # the last known verdict; "unknown" never replaces it
+    broker_checked_at: datetime | None
+
+
+class CrashView(BaseModel):
+    """One crash of a session that held a position."""
+
+    session_id: int
+    run_id: str | None
+    strategy: str
+    at: datetime
+    reason: str | None
+    exception_type: str | None
+    has_traceback: bool
+    traceback: str | None = None  # filled in by `show` only
+
+
+class CrashedPositionView(BaseModel):
+    """A position a crash affected; `position` is as stored now (it may since be recovered)."""
+
+    position: PositionView
+    crash: CrashView
+
+
+class PositionSessionView(BaseModel):
+    id: int
+    strategy: str
+    run_id: str | None
+    broker: str
+    label: str | None
+    status: str  # ACTIVE | ENDED | CRASHED
+    hostname: str
+    pid: int
+    started_at: datetime
+    ended_at: datetime | None
+    crashed_at: datetime | None
+    crash_reason: str | None
+    exception_type: str | None
+
+
+class PositionEventView(BaseModel):
+    id: int
+    kind: str  # ENTRY, STOP_MOVED, PARTIAL_EXIT, EXIT, CRASH, RECOVERY, RECONCILE
+    at: datetime
+    session_id: int | None
+    details: dict[str, Any]
+
+
+class OrderIntentView(BaseModel):
+    client_order_id: str
+    session_id: int
+    position_id: int | None
+    symbol: str
+    exchange: str
+    action: str
+    quantity: int
+    price: float | None
+    purpose: str | None
+    status: str  # PENDING | CONFIRMED | REJECTED | UNCONFIRMED (pending at a crash)
+    broker_order_id: str | None
+    message: str | None
+    created_at: datetime
+    confirmed_at: datetime | None
+
+
+class PositionDetailView(BaseModel):
+    position: PositionView
+    session: PositionSessionView
+    crashes: list[CrashView]  # with tracebacks, oldest first
+    events: list[PositionEventView]  # the trail, oldest first
+    order_intents: list[OrderIntentView]
+
+
+class PositionActionView(BaseModel):
+    position: PositionView
+    changed: bool
+    message: str
+
+
+class ReconcileFindingView(BaseModel):
+    """A verdict on one (symbol, exchange, product) of one broker account."""
+
+    broker: str
+    symbol: str
+    exchange: str
+    product: str
+    verdict: str  # matched | closed_at_broker | quantity_mismatch | orphan | unknown
+    expected_quantity: int  # what our open positions net to, signed
+    broker_quantity: int | None  # None: the broker could not be asked
+    position_ids: list[int]
+    strategies: list[str]
+    detail: str
+    problem: str | None  # why the broker could not be asked
+
+
+class PurgeView(BaseModel):
+    before: date
+    cutoff: datetime  # midnight IST starting `before`
+    positions: int
+    events: int
+    order_intents: int
+    sessions: int

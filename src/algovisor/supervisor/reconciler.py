@@ -13,6 +13,7 @@ import logging
 import os
 import selectors
 import shutil
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -134,6 +135,7 @@ class Reconciler:
         for live in list(self._live.values()):
             self._forget(live)
         self._selector.close()
+        self._positions.close()
         os.close(self._wake_read)
         os.close(self._wake_write)
 
@@ -236,8 +238,9 @@ class Reconciler:
 
     def _mark_crashed_sessions(self) -> None:
         """Positions sessions whose process is gone without ending them become CRASHED."""
+        # The SDK records the OS host name (ALGOVISOR_HOST_NAME may differ from it).
         for session_id, positions in self._positions.sweep_crashed(
-            self._config.host_name, psutil.pid_exists
+            socket.gethostname(), psutil.pid_exists
         ):
             logger.warning(
                 "positions session %s ended without a clean record: %s open positions marked "

@@ -1,0 +1,494 @@
+"""Operator tools for strategies' positions: crashes, lists, the event trail, the broker, retention.
+
+    crashed        positions a crash affected in a time range (whatever they are now)
+    list / show    positions by status and strategy; one with its trail and order intents
+    reconcile      every open position checked against its broker's account
+    mark_recovered an operator takes a crashed position over by hand
+    purge          retention: closed positions (and spent sessions) before a date
+
+Reads go through SQLAlchemy; writes through the positions store (the SDK's own
+statements) or one SQLAlchemy transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from algovisor.brokers.protocol import PositionBook
+from algovisor.db.models import (
+    OrderIntentRow,
+    PositionEventRow,
+    StrategyPositionRow,
+    StrategySessionRow,
+)
+from algovisor.errors import InvalidInputError
+from algovisor.positions.reconcile import Finding
+from algovisor.positions.store import STATUSES, PositionNotFoundError
+from algovisor.positions.verify import DEFAULT_BROKER_TIMEOUT_SECS, check_against_broker
+from algovisor.schedule.calendar import INDIA
+from algovisor.services.context import ServiceContext
+from algovisor.services.validation import MAX_DATABASE_INT
+from algovisor.services.views import (
+    CrashedPositionView,
+    CrashView,
+    OrderIntentView,
+    PositionActionView,
+    PositionDetailView,
+    PositionEventView,
+    PositionSessionView,
+    PositionView,
+    PurgeView,
+    ReconcileFindingView,
+)
+
+PositionBooks = Callable[[str], PositionBook | None]
+
+
+def no_adapters(broker: str) -> PositionBook | None:
+    """The position book of each broker: none yet, so every verdict is "unknown".
+
+    The one place the CLI and the API get brokers' position books from; issue 6
+    (the paper broker and adapters) replaces it.
+    """
+    return None
+
+
+# ----- time ---------------------------------------------------------------------------
+
+
+def parse_time(text: str | None, what: str = "time") -> datetime | None:
+    """An ISO date or date and time; without an offset it is IST, the exchanges' time zone."""
+    if text is None or not text.strip():
+        return None
+    try:
+        instant = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInputError(
+            f"{what} {text!r} is not a date or a date and time",
+            detail="Write it like 2025-11-28, 2025-11-28T15:30 or 2025-11-28T15:30+05:30 "
+            "(no offset means IST).",
+        ) from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=INDIA)
+
+
+def _aware(moment: datetime | None, what: str) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise InvalidInputError(
+            f"{what} {moment.isoformat()} has no time zone",
+            detail="Give an offset, e.g. 2025-11-28T15:30+05:30.",
+        )
+    return moment
+
+
+# ----- reads ----------------------------------------------------------------------------
+
+
+def crashed(
+    ctx: ServiceContext,
+    strategy: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[CrashedPositionView]:
+    """Positions a crash affected with the crash in [since, until), oldest crash first.
+
+    Every crash is on the trail (a CRASH event of the session that crashed), so a
+    position that crashed, was resumed and crashed again is found by either
+    crash, with that crash's session, reason and exception. The position itself
+    is shown as stored now: its stop and state are the last flushed, and its
+    status may since have become RECOVERED or CLOSED.
+    """
+    since = _aware(since, "since")
+    until = _aware(until, "until")
+    if since is not None and until is not None and since >= until:
+        raise InvalidInputError(
+            f"since ({since.isoformat()}) must be before until ({until.isoformat()})"
+        )
+    crashed_session = aliased(StrategySessionRow)
+    query = (
+        select(PositionEventRow, crashed_session, StrategyPositionRow, StrategySessionRow.run_id)
+        .join(StrategyPositionRow, StrategyPositionRow.id == PositionEventRow.position_id)
+        .join(StrategySessionRow, StrategySessionRow.id == StrategyPositionRow.session_id)
+        .outerjoin(crashed_session, crashed_session.id == PositionEventRow.session_id)
+        .where(PositionEventRow.kind == "CRASH")
+        .order_by(PositionEventRow.at, PositionEventRow.id)
+    )
+    if strategy is not None:
+        query = query.where(StrategyPositionRow.strategy_name == strategy)
+    if since is not None:
+        query = query.where(PositionEventRow.at >= since)
+    if until is not None:
+        query = query.where(PositionEventRow.at < until)
+    with ctx.reading() as session:
+        return [
+            CrashedPositionView(
+                position=_position_view(position, run_id),
+                crash=_crash_view(event, crash_session, position, with_traceback=False),
+            )
+            for event, crash_session, position, run_id in session.execute(query).all()
+        ]
+
+
+def list_positions(
+    ctx: ServiceContext, status: str | None = None, strategy: str | None = None
+) -> list[PositionView]:
+    """Positions in id order, of one status (ACTIVE, CRASHED, CLOSED, RECOVERED) and strategy."""
+    query = (
+        select(StrategyPositionRow, StrategySessionRow.run_id)
+        .join(StrategySessionRow, StrategySessionRow.id == StrategyPositionRow.session_id)
+        .order_by(StrategyPositionRow.id)
+    )
+    if status is not None:
+        query = query.where(StrategyPositionRow.status == check_status(status))
+    if strategy is not None:
+        query = query.where(StrategyPositionRow.strategy_name == strategy)
+    with ctx.reading() as session:
+        return [_position_view(row, run_id) for row, run_id in session.execute(query).all()]
+
+
+def check_status(status: str) -> str:
+    word = status.strip().upper()
+    if word not in STATUSES:
+        raise InvalidInputError(
+            f"unknown position status {status!r}",
+            detail=f"Use one of {', '.join(STATUSES)}.",
+        )
+    return word
+
+
+def show(ctx: ServiceContext, position_id: int) -> PositionDetailView:
+    """One position with its session, its crashes (with tracebacks), trail and order intents."""
+    with ctx.reading() as session:
+        position = _position_row(session, position_id)
+        owner = session.get(StrategySessionRow, position.session_id)
+        if owner is None:  # the foreign key keeps it; a damaged database would not
+            raise PositionNotFoundError(f"position {position_id} has no session")
+        events = session.scalars(
+            select(PositionEventRow)
+            .where(PositionEventRow.position_id == position.id)
+            .order_by(PositionEventRow.at, PositionEventRow.id)
+        ).all()
+        crash_sessions = {
+            row.id: row
+            for row in session.scalars(
+                select(StrategySessionRow).where(
+                    StrategySessionRow.id.in_(
+                        {event.session_id for event in events if event.kind == "CRASH"}
+                    )
+                )
+            )
+        }
+        intent_matches: list[ColumnElement[bool]] = [OrderIntentRow.position_id == position.id]
+        if position.client_order_id:
+            intent_matches.append(OrderIntentRow.client_order_id == position.client_order_id)
+        intents = session.scalars(
+            select(OrderIntentRow)
+            .where(or_(*intent_matches))
+            .order_by(OrderIntentRow.created_at, OrderIntentRow.id)
+        ).all()
+        return PositionDetailView(
+            position=_position_view(position, owner.run_id),
+            session=_session_view(owner),
+            crashes=[
+                _crash_view(
+                    event,
+                    crash_sessions.get(event.session_id or -1),
+                    position,
+                    with_traceback=True,
+                )
+                for event in events
+                if event.kind == "CRASH"
+            ],
+            events=[
+                PositionEventView(
+                    id=event.id,
+                    kind=event.kind,
+                    at=event.at,
+                    session_id=event.session_id,
+                    details=event.details,
+                )
+                for event in events
+            ],
+            order_intents=[_intent_view(intent) for intent in intents],
+        )
+
+
+# ----- the broker -----------------------------------------------------------------------
+
+
+def reconcile(
+    ctx: ServiceContext,
+    books: PositionBooks,
+    timeout_secs: float = DEFAULT_BROKER_TIMEOUT_SECS,
+) -> list[ReconcileFindingView]:
+    """Check every broker account that has open positions; verdicts are stored as events.
+
+    `books(broker)` gives the broker's position book, or None when there is no
+    adapter for it: then every position on that account is "unknown" with that
+    reason (recorded), never "flat". A broker that fails or does not answer
+    within `timeout_secs` is "unknown" too.
+    """
+    store = ctx.position_store()
+    try:
+        views: list[ReconcileFindingView] = []
+        for broker in sorted({record.broker for record in store.open_positions()}):
+            findings, problem = check_against_broker(store, broker, books(broker), timeout_secs)
+            views += [_finding_view(broker, finding, problem) for finding in findings]
+        return views
+    finally:
+        store.close()
+
+
+# ----- writes ---------------------------------------------------------------------------
+
+
+def mark_recovered(
+    ctx: ServiceContext, position_id: int, notes: str | None = None
+) -> PositionActionView:
+    """An operator takes over a crashed (or abandoned) position: it becomes RECOVERED.
+
+    Refused for a closed position and for one a live session still holds.
+    """
+    text = notes.strip() if notes else None
+    store = ctx.position_store()
+    try:
+        changed = store.mark_recovered(position_id, session_id=None, notes=text or None)
+    finally:
+        store.close()
+    view = show(ctx, position_id).position
+    message = (
+        f"position {position_id} marked recovered"
+        if changed
+        else f"position {position_id} was already recovered"
+    )
+    return PositionActionView(position=view, changed=changed, message=message)
+
+
+def purge(ctx: ServiceContext, before: date) -> PurgeView:
+    """Retention: delete what ended before `before` (midnight IST starting that day).
+
+    Deleted, in one transaction: CLOSED positions that exited before the cutoff,
+    with their events and order intents; ENDED or CRASHED sessions that ended
+    before it and hold nothing that stays (no position, no event or intent of
+    a position kept), with their events and intents; and broker verdicts on no
+    position (orphans) older than the cutoff. Open positions (ACTIVE, CRASHED,
+    RECOVERED) and their trails are never deleted, whatever their age.
+
+    `before` must be yesterday (IST) or earlier: purging today's trades is almost
+    certainly a mistake, so today and future dates are refused.
+    """
+    cutoff = purge_cutoff(ctx, before)
+    with ctx.transaction() as session:
+        positions = select(StrategyPositionRow.id).where(
+            StrategyPositionRow.status == "CLOSED",
+            StrategyPositionRow.exit_time < cutoff,
+        )
+        doomed = list(session.scalars(positions))
+        events = intents = 0
+        for chunk in _chunks(doomed):
+            events += _deleted(
+                session, delete(PositionEventRow).where(PositionEventRow.position_id.in_(chunk))
+            )
+            intents += _deleted(
+                session, delete(OrderIntentRow).where(OrderIntentRow.position_id.in_(chunk))
+            )
+            _deleted(session, delete(StrategyPositionRow).where(StrategyPositionRow.id.in_(chunk)))
+        finished = func.coalesce(
+            StrategySessionRow.ended_at,
+            StrategySessionRow.crashed_at,
+            StrategySessionRow.started_at,
+        )
+        spent = list(
+            session.scalars(
+                select(StrategySessionRow.id).where(
+                    StrategySessionRow.status.in_(("ENDED", "CRASHED")),
+                    finished < cutoff,
+                    ~exists().where(StrategyPositionRow.session_id == StrategySessionRow.id),
+                    ~exists().where(
+                        PositionEventRow.session_id == StrategySessionRow.id,
+                        PositionEventRow.position_id.is_not(None),
+                    ),
+                    ~exists().where(
+                        OrderIntentRow.session_id == StrategySessionRow.id,
+                        OrderIntentRow.position_id.is_not(None),
+                    ),
+                )
+            )
+        )
+        for chunk in _chunks(spent):
+            events += _deleted(
+                session, delete(PositionEventRow).where(PositionEventRow.session_id.in_(chunk))
+            )
+            intents += _deleted(
+                session, delete(OrderIntentRow).where(OrderIntentRow.session_id.in_(chunk))
+            )
+            _deleted(session, delete(StrategySessionRow).where(StrategySessionRow.id.in_(chunk)))
+        events += _deleted(
+            session,
+            delete(PositionEventRow).where(
+                and_(
+                    PositionEventRow.position_id.is_(None),
+                    PositionEventRow.session_id.is_(None),
+                    PositionEventRow.at < cutoff,
+                )
+            ),
+        )
+    return PurgeView(
+        before=before,
+        cutoff=cutoff,
+        positions=len(doomed),
+        events=events,
+        order_intents=intents,
+        sessions=len(spent),
+    )
+
+
+def purge_cutoff(ctx: ServiceContext, before: date) -> datetime:
+    """Midnight IST starting `before`; refused unless `before` is yesterday (IST) or earlier."""
+    today = ctx.clock.now().astimezone(INDIA).date()
+    if before >= today:
+        raise InvalidInputError(
+            f"refusing to purge before {before.isoformat()}: that would delete "
+            f"{'today' if before == today else 'future'}'s closed positions",
+            detail=f"Give a date up to yesterday ({(today - timedelta(days=1)).isoformat()}); "
+            "only positions closed before that day are deleted.",
+        )
+    return datetime.combine(before, time(), INDIA)
+
+
+def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
+    """Id lists small enough for one IN (...) on SQLite's parameter limit."""
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def _deleted(session: Session, statement: Any) -> int:
+    return int(session.connection().execute(statement).rowcount or 0)
+
+
+# ----- rows into views ------------------------------------------------------------------
+
+
+def _position_row(session: Session, position_id: int) -> StrategyPositionRow:
+    row = (
+        session.get(StrategyPositionRow, position_id)
+        if 0 < position_id <= MAX_DATABASE_INT
+        else None
+    )
+    if row is None:
+        raise PositionNotFoundError(
+            f"no position has id {position_id}",
+            detail="`algovisor positions list` shows the positions there are.",
+        )
+    return row
+
+
+def _position_view(row: StrategyPositionRow, run_id: str | None) -> PositionView:
+    return PositionView(
+        id=row.id,
+        strategy=row.strategy_name,
+        session_id=row.session_id,
+        run_id=run_id,
+        broker=row.broker,
+        symbol=row.symbol,
+        exchange=row.exchange,
+        product=row.product,
+        side=row.side,
+        quantity=row.quantity,
+        initial_quantity=row.initial_quantity,
+        entry_price=row.entry_price,
+        entry_time=row.entry_time,
+        stop_price=row.stop_price,
+        target_price=row.target_price,
+        current_price=row.current_price,
+        leg=row.leg,
+        state=row.state or {},
+        status=row.status,
+        exit_price=row.exit_price,
+        exit_time=row.exit_time,
+        exit_reason=row.exit_reason,
+        realized_pnl=row.realized_pnl,
+        updated_at=row.updated_at,
+        crashed_at=row.crashed_at,
+        crash_reason=row.crash_reason,
+        recovered_at=row.recovered_at,
+        broker_verdict=row.broker_verdict,
+        broker_checked_at=row.broker_checked_at,
+    )
+
+
+def _crash_view(
+    event: PositionEventRow,
+    crashed: StrategySessionRow | None,
+    position: StrategyPositionRow,
+    *,
+    with_traceback: bool,
+) -> CrashView:
+    details = event.details or {}
+    return CrashView(
+        session_id=event.session_id if event.session_id is not None else position.session_id,
+        run_id=crashed.run_id if crashed else None,
+        strategy=crashed.strategy_name if crashed else position.strategy_name,
+        at=event.at,
+        reason=details.get("reason") or (crashed.crash_reason if crashed else None),
+        exception_type=details.get("exception_type")
+        or (crashed.exception_type if crashed else None),
+        has_traceback=bool(crashed and crashed.traceback),
+        traceback=crashed.traceback if crashed and with_traceback else None,
+    )
+
+
+def _session_view(row: StrategySessionRow) -> PositionSessionView:
+    return PositionSessionView(
+        id=row.id,
+        strategy=row.strategy_name,
+        run_id=row.run_id,
+        broker=row.broker,
+        label=row.label,
+        status=row.status,
+        hostname=row.hostname,
+        pid=row.pid,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        crashed_at=row.crashed_at,
+        crash_reason=row.crash_reason,
+        exception_type=row.exception_type,
+    )
+
+
+def _intent_view(row: OrderIntentRow) -> OrderIntentView:
+    return OrderIntentView(
+        client_order_id=row.client_order_id,
+        session_id=row.session_id,
+        position_id=row.position_id,
+        symbol=row.symbol,
+        exchange=row.exchange,
+        action=row.action,
+        quantity=row.quantity,
+        price=row.price,
+        purpose=row.purpose,
+        status=row.status,
+        broker_order_id=row.broker_order_id,
+        message=row.message,
+        created_at=row.created_at,
+        confirmed_at=row.confirmed_at,
+    )
+
+
+def _finding_view(broker: str, finding: Finding, problem: str) -> ReconcileFindingView:
+    return ReconcileFindingView(
+        broker=broker,
+        symbol=finding.key.symbol,
+        exchange=finding.key.exchange,
+        product=finding.key.product,
+        verdict=finding.verdict.value,
+        expected_quantity=finding.expected_quantity,
+        broker_quantity=finding.broker_quantity,
+        position_ids=list(finding.position_ids),
+        strategies=list(finding.strategies),
+        detail=finding.detail,
+        problem=problem or None,
+    )

@@ -1,0 +1,196 @@
+"""Positions through the REST API, on a real database: every route needs the key, crashed by
+time (IST without an offset), list and status, one position with its trail, reconcile
+without broker adapters, recovery by hand and purge; bad input is a 4xx, never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from algovisor.api.app import create_app
+from algovisor.schedule.calendar import INDIA
+from algovisor.services import positions as position_service
+from algovisor.services.context import ServiceContext
+from tests.api.test_strategies_api import assert_error
+from tests.services.test_positions_service import CRASH_AT, Desk
+
+Json = Any
+
+
+@dataclass
+class Book:
+    crashed: list[int]  # crashed at 2025-11-28 15:30 IST
+    later: int  # crashed at 16:10 IST, another strategy
+    closed: int  # closed on 2025-11-20
+    active: int  # held by a live session
+
+
+@pytest.fixture
+def book(ctx: ServiceContext) -> Iterator[Book]:
+    desk = Desk(ctx, datetime(2025, 11, 20, 10, 0, tzinfo=INDIA))
+    try:
+        old = desk.session("trend")
+        closed = desk.enter(old, "ITC")
+        desk.close_position(closed)
+        desk.store.end_session(old)
+        trend = desk.session("trend")
+        crashed = [
+            desk.enter(trend, "SBIN", stop=790.0, state={"trail": 795.5}),
+            desk.enter(trend, "INFY", "SHORT", 5, 1500.0),
+        ]
+        scalper = desk.session("scalper")
+        later = desk.enter(scalper, "TCS")
+        live = desk.session("swing")
+        active = desk.enter(live, "WIPRO")
+        desk.at(CRASH_AT).crash(trend)
+        desk.at(CRASH_AT + timedelta(minutes=40)).crash(scalper)
+        yield Book(crashed, later, closed, active)
+    finally:
+        desk.close()
+
+
+def ok(response: Any) -> Json:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def ids(rows: list[Json]) -> list[int]:
+    return [row["position"]["id"] if "position" in row else row["id"] for row in rows]
+
+
+ROUTES = [
+    ("GET", "/api/positions", None),
+    ("GET", "/api/positions/crashed", None),
+    ("GET", "/api/positions/{id}", None),
+    ("POST", "/api/positions/reconcile", None),
+    ("POST", "/api/positions/{id}/recovered", {"notes": "x"}),
+    ("POST", "/api/positions/purge", {"before": "2025-11-25"}),
+]
+
+
+def test_every_positions_route_needs_a_valid_key(ctx: ServiceContext, book: Book) -> None:
+    documented = {
+        (method.upper(), path)
+        for path, operations in create_app(ctx).openapi()["paths"].items()
+        if path.startswith("/api/positions")
+        for method in operations
+    }
+    assert documented == {
+        (method, path.replace("{id}", "{position_id}")) for method, path, _ in ROUTES
+    }
+    before = position_service.list_positions(ctx)
+    with TestClient(create_app(ctx)) as anonymous:
+        for method, path, body in ROUTES:
+            target = path.format(id=book.crashed[0])
+            missing = anonymous.request(method, target, json=body)
+            assert_error(missing, 401, "missing API key")
+            wrong = anonymous.request(
+                method, target, json=body, headers={"X-API-Key": "av_" + "x" * 43}
+            )
+            assert_error(wrong, 401, "invalid API key")
+    assert position_service.list_positions(ctx) == before
+
+
+def test_crashed_in_ist_and_bad_times(client: TestClient, book: Book) -> None:
+    window = {"since": "2025-11-28T15:25", "until": "2025-11-28T15:35"}
+    rows = ok(client.get("/api/positions/crashed", params=window))
+    assert ids(rows) == book.crashed
+    assert rows[0]["position"]["state"] == {"trail": 795.5}
+    assert rows[0]["position"]["stop_price"] == 790.0
+    assert rows[0]["crash"]["at"] == "2025-11-28T10:00:00Z"
+    assert rows[0]["crash"]["exception_type"] == "RuntimeError"
+    assert rows[0]["crash"]["traceback"] is None
+    assert ids(ok(client.get("/api/positions/crashed", params={"strategy": "scalper"}))) == [
+        book.later
+    ]
+    utc = {"since": "2025-11-28T10:00:00+00:00", "until": "2025-11-28T10:00:01Z"}
+    assert ids(ok(client.get("/api/positions/crashed", params=utc))) == book.crashed
+
+    assert_error(
+        client.get("/api/positions/crashed", params={"since": "28/11/2025"}), 400, "not a date"
+    )
+    assert_error(
+        client.get(
+            "/api/positions/crashed",
+            params={"since": window["until"], "until": window["since"]},
+        ),
+        400,
+        "must be before",
+    )
+
+
+def test_list_by_status(client: TestClient, book: Book) -> None:
+    everything = ok(client.get("/api/positions"))
+    assert ids(everything) == sorted([*book.crashed, book.later, book.closed, book.active])
+    crashed = ok(client.get("/api/positions", params={"status": "CRASHED"}))
+    assert ids(crashed) == [*book.crashed, book.later]
+    trend = ok(client.get("/api/positions", params={"status": "crashed", "strategy": "trend"}))
+    assert ids(trend) == book.crashed
+    closed = ok(client.get("/api/positions", params={"status": "CLOSED"}))
+    assert closed[0]["exit_reason"] == "target"
+    body = assert_error(
+        client.get("/api/positions", params={"status": "OPEN"}), 400, "unknown position status"
+    )
+    assert "ACTIVE, CRASHED, RECOVERED, CLOSED" in body["detail"]
+
+
+def test_show_and_unknown_ids(client: TestClient, book: Book) -> None:
+    detail = ok(client.get(f"/api/positions/{book.crashed[0]}"))
+    assert [event["kind"] for event in detail["events"]] == ["ENTRY", "CRASH"]
+    assert "RuntimeError: feed died" in detail["crashes"][0]["traceback"]
+    assert detail["session"]["status"] == "CRASHED"
+
+    assert_error(client.get("/api/positions/999999"), 404, "no position has id 999999")
+    assert_error(client.get(f"/api/positions/{2**40}"), 404, "no position has id")
+    assert_error(client.get("/api/positions/0"), 404, "no position has id 0")
+    assert_error(client.get("/api/positions/abc"), 422, "invalid request")
+    assert_error(client.post("/api/positions/999999/recovered"), 404, "no position has id")
+
+
+def test_reconcile_without_adapters_is_unknown(client: TestClient, book: Book) -> None:
+    findings = ok(client.post("/api/positions/reconcile"))
+    assert {finding["verdict"] for finding in findings} == {"unknown"}
+    assert {finding["problem"] for finding in findings} == {"no broker adapter for 'paper' yet"}
+    assert sorted(i for finding in findings for i in finding["position_ids"]) == sorted(
+        [*book.crashed, book.later, book.active]
+    )
+    assert all(finding["broker_quantity"] is None for finding in findings)
+
+
+def test_recovered_by_hand(client: TestClient, book: Book) -> None:
+    position = book.crashed[0]
+    result = ok(client.post(f"/api/positions/{position}/recovered", json={"notes": "by phone"}))
+    assert result["changed"] is True
+    assert result["position"]["status"] == "RECOVERED"
+    again = ok(client.post(f"/api/positions/{position}/recovered"))
+    assert again["changed"] is False
+    trail = ok(client.get(f"/api/positions/{position}"))["events"]
+    assert (trail[-1]["kind"], trail[-1]["details"]["notes"]) == ("RECOVERY", "by phone")
+    assert_error(client.post(f"/api/positions/{book.closed}/recovered"), 409, "is closed")
+    assert_error(
+        client.post(f"/api/positions/{book.active}/recovered"), 409, "held by a live session"
+    )
+
+
+def test_purge_keeps_open_positions_and_refuses_today(client: TestClient, book: Book) -> None:
+    today = datetime.now(INDIA).date()
+    for bad in (today, today + timedelta(days=3)):
+        assert_error(
+            client.post("/api/positions/purge", json={"before": bad.isoformat()}),
+            400,
+            "refusing to purge",
+        )
+    assert_error(client.post("/api/positions/purge", json={"before": "soon"}), 422, "invalid")
+    assert_error(client.post("/api/positions/purge", json={}), 422, "invalid")
+    assert len(ok(client.get("/api/positions"))) == 5
+
+    yesterday = (today - timedelta(days=1)).isoformat()
+    result = ok(client.post("/api/positions/purge", json={"before": yesterday}))
+    assert (result["positions"], result["sessions"], result["before"]) == (1, 1, yesterday)
+    assert ids(ok(client.get("/api/positions"))) == sorted([*book.crashed, book.later, book.active])
