@@ -6,7 +6,6 @@ without broker adapters, recovery by hand and purge; bad input is a 4xx, never a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,41 +17,15 @@ from algovisor.schedule.calendar import INDIA
 from algovisor.services import positions as position_service
 from algovisor.services.context import ServiceContext
 from tests.api.test_strategies_api import assert_error
-from tests.services.test_positions_service import CRASH_AT, Desk
+from tests.services.test_positions_service import Book, crash_book
 
 Json = Any
 
 
-@dataclass
-class Book:
-    crashed: list[int]  # crashed at 2025-11-28 15:30 IST
-    later: int  # crashed at 16:10 IST, another strategy
-    closed: int  # closed on 2025-11-20
-    active: int  # held by a live session
-
-
 @pytest.fixture
 def book(ctx: ServiceContext) -> Iterator[Book]:
-    desk = Desk(ctx, datetime(2025, 11, 20, 10, 0, tzinfo=INDIA))
-    try:
-        old = desk.session("trend")
-        closed = desk.enter(old, "ITC")
-        desk.close_position(closed)
-        desk.store.end_session(old)
-        trend = desk.session("trend")
-        crashed = [
-            desk.enter(trend, "SBIN", stop=790.0, state={"trail": 795.5}),
-            desk.enter(trend, "INFY", "SHORT", 5, 1500.0),
-        ]
-        scalper = desk.session("scalper")
-        later = desk.enter(scalper, "TCS")
-        live = desk.session("swing")
-        active = desk.enter(live, "WIPRO")
-        desk.at(CRASH_AT).crash(trend)
-        desk.at(CRASH_AT + timedelta(minutes=40)).crash(scalper)
-        yield Book(crashed, later, closed, active)
-    finally:
-        desk.close()
+    with crash_book(ctx) as positions:
+        yield positions
 
 
 def ok(response: Any) -> Json:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,39 +18,13 @@ from algovisor.schedule.calendar import INDIA
 from algovisor.services.context import ServiceContext
 from tests.cli.conftest import CliCall
 from tests.cli.test_contracts_cli import failed, flat, json_of, ok
-from tests.services.test_positions_service import CRASH_AT, Desk
-
-
-@dataclass
-class Book:
-    crashed: list[int]  # crashed at 2025-11-28 15:30 IST
-    later: int  # crashed at 16:10 IST, another strategy
-    closed: int  # closed on 2025-11-20
-    active: int  # held by a live session
+from tests.services.test_positions_service import Book, crash_book
 
 
 @pytest.fixture
 def book(ctx: ServiceContext) -> Iterator[Book]:
-    desk = Desk(ctx, datetime(2025, 11, 20, 10, 0, tzinfo=INDIA))
-    try:
-        old = desk.session("trend")
-        closed = desk.enter(old, "ITC")
-        desk.close_position(closed)
-        desk.store.end_session(old)
-        trend = desk.session("trend", run_id="run-7")
-        crashed = [
-            desk.enter(trend, "SBIN", stop=790.0, state={"trail": 795.5}),
-            desk.enter(trend, "INFY", "SHORT", 5, 1500.0, stop=1520.0),
-        ]
-        scalper = desk.session("scalper")
-        later = desk.enter(scalper, "TCS", product="NRML")
-        live = desk.session("swing")
-        active = desk.enter(live, "WIPRO")
-        desk.at(CRASH_AT).crash(trend)
-        desk.at(CRASH_AT + timedelta(minutes=40)).crash(scalper, "out of memory")
-        yield Book(crashed, later, closed, active)
-    finally:
-        desk.close()
+    with crash_book(ctx) as positions:
+        yield positions
 
 
 def ids_of(rows: list[dict[str, Any]]) -> list[int]:

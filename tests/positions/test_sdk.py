@@ -33,6 +33,7 @@ from algovisor.sdk import (
     WriterStalledError,
 )
 from tests.conftest import wait_until
+from tests.fake_broker import FakePositionBook
 from tests.positions.conftest import Db, ManagerFactory, sdk_environment, start_script
 
 SBIN = {"symbol": "SBIN", "exchange": "NSE", "side": "LONG", "quantity": 50, "entry_price": 812.5}
@@ -938,28 +939,16 @@ def test_positions_of_a_live_session_are_not_offered_for_recovery(
 # ----- reconciliation with the broker -------------------------------------------------
 
 
-class FakeBook:
-    """An in-memory broker position book (the PositionBook protocol)."""
-
-    def __init__(
-        self,
-        positions: Sequence[tuple[str, str, str, int]] = (),
-        *,
-        error: Exception | None = None,
-        hang: threading.Event | None = None,
-    ) -> None:
-        self._positions = [BrokerPosition(Key(s, e, p), q) for s, e, p, q in positions]
-        self._error = error
-        self._hang = hang
-        self.asked = 0
-
-    def positions(self) -> Sequence[BrokerPosition]:
-        self.asked += 1
-        if self._hang is not None:
-            self._hang.wait(30)
-        if self._error is not None:
-            raise self._error
-        return self._positions
+def FakeBook(  # noqa: N802 - reads as the class it builds
+    positions: Sequence[tuple[str, str, str, int]] = (),
+    *,
+    error: Exception | None = None,
+    hang: threading.Event | None = None,
+) -> FakePositionBook:
+    """The broker's book from (symbol, exchange, product, signed quantity) rows."""
+    return FakePositionBook(
+        [BrokerPosition(Key(s, e, p), q) for s, e, p, q in positions], error=error, hang=hang
+    )
 
 
 @pytest.fixture

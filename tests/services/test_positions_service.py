@@ -8,8 +8,10 @@ itself on a stopped clock, so crash times are known to the minute.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from algovisor.schedule.calendar import INDIA
 from algovisor.sdk import PositionPersistenceManager
 from algovisor.services import positions as service
 from algovisor.services.context import ServiceContext
+from tests.fake_broker import FakePositionBook
 
 CRASH_AT = datetime(2025, 11, 28, 15, 30, tzinfo=INDIA)
 TRACEBACK = (
@@ -371,29 +374,6 @@ def test_an_unknown_position_is_not_found(ctx: ServiceContext, position_id: int)
 # ----- reconcile ------------------------------------------------------------------------
 
 
-class FakeBook:
-    """An account's position book, as a broker adapter would give it."""
-
-    def __init__(
-        self,
-        positions: Sequence[BrokerPosition] = (),
-        error: Exception | None = None,
-        hang: threading.Event | None = None,
-    ) -> None:
-        self._positions = list(positions)
-        self._error = error
-        self._hang = hang
-        self.asked = 0
-
-    def positions(self) -> Sequence[BrokerPosition]:
-        self.asked += 1
-        if self._hang is not None:
-            self._hang.wait(30)
-        if self._error is not None:
-            raise self._error
-        return self._positions
-
-
 def books(**by_broker: PositionBook | None) -> service.PositionBooks:
     return by_broker.get
 
@@ -424,7 +404,7 @@ def holdings(desk: Desk) -> dict[str, int]:
 def test_reconcile_classifies_ghost_mismatch_match_and_orphan(
     desk: Desk, holdings: dict[str, int]
 ) -> None:
-    paper = FakeBook(
+    paper = FakePositionBook(
         [
             BrokerPosition(nse("INFY"), -5),  # ours net to -3 across two strategies
             BrokerPosition(nse("RELIANCE", "CNC"), 1),
@@ -432,7 +412,7 @@ def test_reconcile_classifies_ghost_mismatch_match_and_orphan(
             BrokerPosition(nse("ITC"), 0),  # flat: the closed position is not checked
         ]
     )
-    angel = FakeBook([BrokerPosition(nse("TATAMOTORS"), 3)])
+    angel = FakePositionBook([BrokerPosition(nse("TATAMOTORS"), 3)])
 
     findings = service.reconcile(desk.ctx, books(paper=paper, angel=angel), timeout_secs=5)
 
@@ -480,8 +460,8 @@ def test_reconcile_classifies_ghost_mismatch_match_and_orphan(
 
 
 def test_a_failing_broker_gives_unknown_never_flat(desk: Desk, holdings: dict[str, int]) -> None:
-    service.reconcile(desk.ctx, books(paper=FakeBook([BrokerPosition(nse("SBIN"), 10)])))
-    failing = FakeBook(error=BrokerError("session expired"))
+    service.reconcile(desk.ctx, books(paper=FakePositionBook([BrokerPosition(nse("SBIN"), 10)])))
+    failing = FakePositionBook(error=BrokerError("session expired"))
 
     findings = service.reconcile(desk.ctx, books(paper=failing, angel=None))
 
@@ -504,7 +484,7 @@ def test_a_hanging_broker_is_unknown_after_the_timeout(
     try:
         findings = service.reconcile(
             desk.ctx,
-            books(paper=FakeBook(hang=release), angel=FakeBook([])),
+            books(paper=FakePositionBook(hang=release), angel=FakePositionBook([])),
             timeout_secs=0.2,
         )
     finally:
@@ -541,7 +521,7 @@ def test_without_an_adapter_every_position_is_unknown_with_the_reason_recorded(
 def test_reconcile_with_nothing_open_asks_no_broker(desk: Desk) -> None:
     session = desk.session("trend")
     desk.close_position(desk.enter(session, "SBIN"))
-    book = FakeBook([BrokerPosition(nse("TCS"), 7)])
+    book = FakePositionBook([BrokerPosition(nse("TCS"), 7)])
     assert service.reconcile(desk.ctx, books(paper=book)) == []
     assert book.asked == 0
 
@@ -635,7 +615,7 @@ def test_purge_deletes_what_closed_before_the_date_and_never_an_open_position(
         position_id=None,
         purpose="entry",
     )
-    service.reconcile(desk.ctx, books(paper=FakeBook([BrokerPosition(nse("ZOMATO"), 1)])))
+    service.reconcile(desk.ctx, books(paper=FakePositionBook([BrokerPosition(nse("ZOMATO"), 1)])))
     # Closed after midnight IST starting the 25th (18:40 UTC on the 24th): kept.
     recent = desk.session("trend")
     recent_closed = desk.enter(recent, "HDFCBANK")
@@ -682,3 +662,37 @@ def test_purge_refuses_today_and_future_dates(desk: Desk) -> None:
         assert "2025-11-30" in (raised.value.detail or "")
     assert len(service.list_positions(desk.ctx)) == 1
     assert service.purge(desk.ctx, TODAY.date() - timedelta(days=1)).positions == 1
+
+
+@dataclass
+class Book:
+    crashed: list[int]  # crashed at 2025-11-28 15:30 IST
+    later: int  # crashed at 16:10 IST, another strategy
+    closed: int  # closed on 2025-11-20
+    active: int  # held by a live session
+
+
+@contextlib.contextmanager
+def crash_book(ctx: ServiceContext) -> Iterator[Book]:
+    """Positions for the operator tools: two crashed by one 15:30 crash, one later, one
+    closed, one held by a live session."""
+    desk = Desk(ctx, datetime(2025, 11, 20, 10, 0, tzinfo=INDIA))
+    try:
+        old = desk.session("trend")
+        closed = desk.enter(old, "ITC")
+        desk.close_position(closed)
+        desk.store.end_session(old)
+        trend = desk.session("trend", run_id="run-7")
+        crashed = [
+            desk.enter(trend, "SBIN", stop=790.0, state={"trail": 795.5}),
+            desk.enter(trend, "INFY", "SHORT", 5, 1500.0, stop=1520.0),
+        ]
+        scalper = desk.session("scalper")
+        later = desk.enter(scalper, "TCS", product="NRML")
+        live = desk.session("swing")
+        active = desk.enter(live, "WIPRO")
+        desk.at(CRASH_AT).crash(trend)
+        desk.at(CRASH_AT + timedelta(minutes=40)).crash(scalper, "out of memory")
+        yield Book(crashed, later, closed, active)
+    finally:
+        desk.close()

@@ -328,7 +328,11 @@ class StrategyPositionRow(Base):
     """A position a strategy opened: typed columns for every trade, JSON for its own state."""
 
     __tablename__ = "strategy_positions"
-    __table_args__ = (Index("ix_strategy_positions_strategy_status", "strategy_name", "status"),)
+    __table_args__ = (
+        Index("ix_strategy_positions_strategy_status", "strategy_name", "status"),
+        # Updated every flush interval: leave room on each page for heap-only updates.
+        {"postgresql_with": {"fillfactor": 70}},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("strategy_sessions.id"), index=True)

@@ -352,16 +352,12 @@ class PositionStore:
         ]
 
         def work(cursor: Cursor) -> None:
-            cursor.executemany(
-                "UPDATE strategy_positions SET "
-                "current_price = COALESCE(:current_price, current_price), "
-                "stop_price = COALESCE(:stop_price, stop_price), "
-                "target_price = COALESCE(:target_price, target_price), "
-                "state = COALESCE(:state, state), "
-                "updated_at = :now, update_count = update_count + 1 "
-                "WHERE id = :id AND status <> 'CLOSED'",
-                rows,
-            )
+            if self._db.dialect.name == "postgresql" and rows:
+                # One statement over arrays: executemany costs a round of Python
+                # work per row (holding the GIL the strategy's thread needs).
+                cursor.execute(_UPDATE_FROM_ARRAYS, _as_arrays(rows, now))
+            else:
+                cursor.executemany(_UPDATE_ONE, rows)
             cursor.executemany(_INSERT_EVENT, moves)
 
         self._db.run(work)
@@ -657,6 +653,40 @@ class PositionStore:
             values[20] = dialect.read_timestamp(values[20])
             records.append(PositionRecord(*values))
         return records
+
+
+_UPDATE_ONE = (
+    "UPDATE strategy_positions SET "
+    "current_price = COALESCE(:current_price, current_price), "
+    "stop_price = COALESCE(:stop_price, stop_price), "
+    "target_price = COALESCE(:target_price, target_price), "
+    "state = COALESCE(:state, state), "
+    "updated_at = :now, update_count = update_count + 1 "
+    "WHERE id = :id AND status <> 'CLOSED'"
+)
+_UPDATE_FROM_ARRAYS = (
+    "UPDATE strategy_positions AS p SET "
+    "current_price = COALESCE(u.current_price, p.current_price), "
+    "stop_price = COALESCE(u.stop_price, p.stop_price), "
+    "target_price = COALESCE(u.target_price, p.target_price), "
+    "state = COALESCE(u.state::json, p.state), "
+    "updated_at = :now, update_count = p.update_count + 1 "
+    "FROM unnest(:ids::integer[], :current_prices::float8[], :stop_prices::float8[], "
+    ":target_prices::float8[], :states::text[]) "
+    "AS u(id, current_price, stop_price, target_price, state) "
+    "WHERE p.id = u.id AND p.status <> 'CLOSED'"
+)
+
+
+def _as_arrays(rows: list[dict[str, Any]], now: Any) -> dict[str, Any]:
+    return {
+        "ids": [row["id"] for row in rows],
+        "current_prices": [row["current_price"] for row in rows],
+        "stop_prices": [row["stop_price"] for row in rows],
+        "target_prices": [row["target_price"] for row in rows],
+        "states": [row["state"] for row in rows],
+        "now": now,
+    }
 
 
 _INSERT_EVENT = (

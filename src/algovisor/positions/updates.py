@@ -155,5 +155,15 @@ class BatchWriter:
         self._last_error = error
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval_secs):
+        # An update queued just after a batch was taken waits for that batch's
+        # write, the pause, and the next batch's write. Shortening the pause by the
+        # last write's time and a slowly decaying peak of recent ones keeps the
+        # total within one interval. The floor stops a slow database from turning
+        # the writer into a busy loop.
+        floor_secs = self._interval_secs / 4
+        last_secs = peak_secs = 0.0
+        while not self._stop.wait(max(floor_secs, self._interval_secs - last_secs - peak_secs)):
+            started = self._monotonic()
             self._write_pending()
+            last_secs = self._monotonic() - started
+            peak_secs = max(last_secs, peak_secs * 0.95)
