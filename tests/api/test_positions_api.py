@@ -1,6 +1,7 @@
 """Positions through the REST API, on a real database: every route needs the key, crashed by
-time (IST without an offset), list and status, one position with its trail, reconcile
-without broker adapters, recovery by hand and purge; bad input is a 4xx, never a 500.
+time (IST without an offset, positions as the crash left them), list and status, one position
+with its trail, reconcile without broker adapters, closing by hand and purge; bad input is a
+4xx, never a 500.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ ROUTES = [
     ("GET", "/api/positions/crashed", None),
     ("GET", "/api/positions/{id}", None),
     ("POST", "/api/positions/reconcile", None),
-    ("POST", "/api/positions/{id}/recovered", {"notes": "x"}),
+    ("POST", "/api/positions/{id}/close", {"price": 101.0}),
     ("POST", "/api/positions/purge", {"before": "2025-11-25"}),
 ]
 
@@ -79,6 +80,8 @@ def test_crashed_in_ist_and_bad_times(client: TestClient, book: Book) -> None:
     assert rows[0]["crash"]["at"] == "2025-11-28T10:00:00Z"
     assert rows[0]["crash"]["exception_type"] == "RuntimeError"
     assert rows[0]["crash"]["traceback"] is None
+    assert rows[0]["crash"]["status_before"] == "ACTIVE"
+    assert rows[0]["now"] == "CRASHED"
     assert ids(ok(client.get("/api/positions/crashed", params={"strategy": "scalper"}))) == [
         book.later
     ]
@@ -120,10 +123,18 @@ def test_show_and_unknown_ids(client: TestClient, book: Book) -> None:
     assert detail["session"]["status"] == "CRASHED"
 
     assert_error(client.get("/api/positions/999999"), 404, "no position has id 999999")
-    assert_error(client.get(f"/api/positions/{2**40}"), 404, "no position has id")
-    assert_error(client.get("/api/positions/0"), 404, "no position has id 0")
     assert_error(client.get("/api/positions/abc"), 422, "invalid request")
-    assert_error(client.post("/api/positions/999999/recovered"), 404, "no position has id")
+    close = {"price": 101.0}
+    assert_error(
+        client.post("/api/positions/999999/close", json=close), 404, "no position has id 999999"
+    )
+    # Ids that no INTEGER column can hold are refused before the database is asked.
+    for position in ("0", "-1", str(2**31), str(2**40), "9223372036854775808", str(2**70)):
+        assert_error(client.get(f"/api/positions/{position}"), 422, "invalid request")
+        assert_error(
+            client.post(f"/api/positions/{position}/close", json=close), 422, "invalid request"
+        )
+    assert client.get(f"/api/positions/{2**31 - 1}").status_code == 404
 
 
 def test_reconcile_without_adapters_is_unknown(client: TestClient, book: Book) -> None:
@@ -136,19 +147,56 @@ def test_reconcile_without_adapters_is_unknown(client: TestClient, book: Book) -
     assert all(finding["broker_quantity"] is None for finding in findings)
 
 
-def test_recovered_by_hand(client: TestClient, book: Book) -> None:
-    position = book.crashed[0]
-    result = ok(client.post(f"/api/positions/{position}/recovered", json={"notes": "by phone"}))
-    assert result["changed"] is True
-    assert result["position"]["status"] == "RECOVERED"
-    again = ok(client.post(f"/api/positions/{position}/recovered"))
-    assert again["changed"] is False
-    trail = ok(client.get(f"/api/positions/{position}"))["events"]
-    assert (trail[-1]["kind"], trail[-1]["details"]["notes"]) == ("RECOVERY", "by phone")
-    assert_error(client.post(f"/api/positions/{book.closed}/recovered"), 409, "is closed")
-    assert_error(
-        client.post(f"/api/positions/{book.active}/recovered"), 409, "held by a live session"
+def test_close_by_hand(client: TestClient, book: Book) -> None:
+    sbin, infy = book.crashed
+    result = ok(
+        client.post(
+            f"/api/positions/{sbin}/close",
+            json={"price": 104.5, "quantity": None, "reason": "closed at Zerodha"},
+        )
     )
+    assert (result["quantity"], result["remaining"], result["pnl"]) == (10, 0, 45.0)
+    assert result["position"]["status"] == "CLOSED"
+    assert result["position"]["exit_reason"] == "closed at Zerodha"
+    partial = ok(client.post(f"/api/positions/{infy}/close", json={"price": 1490, "quantity": 2}))
+    assert (partial["quantity"], partial["remaining"]) == (2, 3)
+    trail = ok(client.get(f"/api/positions/{infy}"))["events"]
+    assert (trail[-1]["kind"], trail[-1]["details"]["reason"]) == ("PARTIAL_EXIT", "closed by hand")
+    # The crash report still has them as the crash left them.
+    crashed = ok(client.get("/api/positions/crashed", params={"strategy": "trend"}))
+    assert [(row["position"]["quantity"], row["now"]) for row in crashed] == [
+        (10, "CLOSED"),
+        (5, "CRASHED"),
+    ]
+
+    assert_error(
+        client.post(f"/api/positions/{sbin}/close", json={"price": 104.5}), 409, "already closed"
+    )
+    assert_error(
+        client.post(f"/api/positions/{book.active}/close", json={"price": 101}),
+        409,
+        "held by a live session",
+    )
+    assert_error(
+        client.post(f"/api/positions/{infy}/close", json={"price": 1490, "quantity": 4}),
+        409,
+        "cannot exit 4",
+    )
+    for body, status, fragment in (
+        ({"price": 0}, 400, "exit price must be a finite number above zero"),
+        ({"price": -1}, 400, "exit price"),
+        ({"price": 101, "quantity": 0}, 400, "quantity must be above zero"),
+        ({"price": 101, "reason": " "}, 400, "the reason must be 1-128 characters"),
+        ({"price": 101, "reason": "x" * 129}, 400, "the reason must be 1-128 characters"),
+        ({"price": "soon"}, 422, "invalid request"),
+        ({"price": 101, "quantity": 2.5}, 422, "invalid request"),
+        ({}, 422, "invalid request"),
+    ):
+        assert_error(client.post(f"/api/positions/{book.later}/close", json=body), status, fragment)
+    assert_error(client.post(f"/api/positions/{book.later}/close"), 422, "invalid request")
+    detail = ok(client.get(f"/api/positions/{book.later}"))
+    assert [event["kind"] for event in detail["events"]] == ["ENTRY", "CRASH"]
+    assert ok(client.get(f"/api/positions/{book.active}"))["position"]["status"] == "ACTIVE"
 
 
 def test_purge_keeps_open_positions_and_refuses_today(client: TestClient, book: Book) -> None:

@@ -1,5 +1,6 @@
-"""`algovisor positions ...` on a real database: crashed (times typed in IST), list, show with
-its trail and traceback, reconcile without broker adapters, recovery by hand and purge.
+"""`algovisor positions ...` on a real database: crashed (times typed in IST, positions as the
+crash left them), list, show with its trail and traceback, reconcile without broker adapters,
+closing by hand, purge, and text that looks like Rich markup printed as it is.
 
 Positions are written through the store on a stopped clock in November 2025; the CLI runs on
 the system clock, so every one of them is older than "yesterday".
@@ -18,7 +19,7 @@ from algovisor.schedule.calendar import INDIA
 from algovisor.services.context import ServiceContext
 from tests.cli.conftest import CliCall
 from tests.cli.test_contracts_cli import failed, flat, json_of, ok
-from tests.services.test_positions_service import Book, crash_book
+from tests.services.test_positions_service import CRASH_AT, Book, Desk, crash_book
 
 
 @pytest.fixture
@@ -41,6 +42,7 @@ def test_crashed_answers_which_positions_the_1530_crash_affected(cli: CliCall, b
     assert sbin["crash"]["at"] == "2025-11-28T10:00:00Z"
     assert sbin["crash"]["exception_type"] == "RuntimeError"
     assert sbin["crash"]["run_id"] == "run-7"
+    assert sbin["now"] == "CRASHED"
 
     text = flat(ok(cli("positions", "crashed", *window)).stdout)
     assert "trend crashed 2025-11-28 15:30:00 IST (session 2, run run-7): RuntimeError" in text
@@ -109,8 +111,14 @@ def test_show_prints_the_trail_and_the_traceback(cli: CliCall, book: Book) -> No
 
 
 def test_an_unknown_position_is_an_error_without_a_traceback(cli: CliCall, book: Book) -> None:
-    failed(cli("positions", "show", "999999"), "no position has id 999999", 1)
-    failed(cli("positions", "recovered", "999999"), "no position has id 999999", 1)
+    huge = str(2**63)  # past any database integer: still "no position", never a crash
+    for position in ("999999", "0", huge):
+        failed(cli("positions", "show", position), f"no position has id {position}", 1)
+        failed(
+            cli("positions", "close", position, "--price", "100", "--yes"),
+            f"no position has id {position}",
+            1,
+        )
     assert cli("positions", "show", "abc").exit_code == 2
 
 
@@ -131,19 +139,113 @@ def test_reconcile_without_adapters_reports_unknown_never_flat(cli: CliCall, boo
     assert detail["events"][-1]["details"]["problem"] == "no broker adapter for 'paper' yet"
 
 
-def test_recovered_marks_a_crashed_position_and_refuses_a_closed_one(
+def test_close_by_hand_and_crashed_still_shows_what_the_crash_left_open(
     cli: CliCall, book: Book
 ) -> None:
-    position = book.crashed[1]
-    result = ok(cli("positions", "recovered", str(position), "--notes", "closed by phone"))
-    assert f"position {position} marked recovered" in result.stdout
-    again = json_of(cli("positions", "recovered", str(position), "--json"))
-    assert again["changed"] is False
-    assert again["position"]["status"] == "RECOVERED"
-    event = json_of(cli("positions", "show", str(position), "--json"))["events"][-1]
-    assert (event["kind"], event["details"]["notes"]) == ("RECOVERY", "closed by phone")
-    failed(cli("positions", "recovered", str(book.closed)), "is closed", 1)
-    failed(cli("positions", "recovered", str(book.active)), "held by a live session", 1)
+    sbin, infy = book.crashed  # LONG 10 at 100, stop 790; SHORT 5 at 1500, stop 1520
+    result = ok(
+        cli(
+            "positions",
+            "close",
+            str(sbin),
+            "--price",
+            "104.5",
+            "--reason",
+            "closed at Zerodha",
+            "--yes",
+        )
+    )
+    assert f"position {sbin} closed: 10 at 104.5 (closed at Zerodha), P&L +45" in result.stdout
+    partial = json_of(
+        cli("positions", "close", str(infy), "--price", "1490", "-q", "2", "--yes", "--json")
+    )
+    assert (partial["quantity"], partial["remaining"], partial["pnl"]) == (2, 3, 20.0)
+    assert partial["position"]["status"] == "CRASHED"
+    trail = json_of(cli("positions", "show", str(sbin), "--json"))["events"]
+    assert (trail[-1]["kind"], trail[-1]["details"]["reason"]) == ("EXIT", "closed at Zerodha")
+    assert (
+        json_of(cli("positions", "show", str(infy), "--json"))["events"][-1]["details"]["reason"]
+        == "closed by hand"
+    )
+
+    rows = json_of(cli("positions", "crashed", "-s", "trend", "--json"))
+    assert [(row["position"]["quantity"], row["now"]) for row in rows] == [
+        (10, "CLOSED"),
+        (5, "CRASHED"),
+    ]
+    text = flat(ok(cli("positions", "crashed", "-s", "trend")).stdout)
+    assert f"{sbin} LONG 10 NSE:SBIN MIS 100 at 2025-11-20 10:00:00 IST 790" in text
+    assert "CLOSED" in text
+    assert f"{infy} SHORT 5 NSE:INFY MIS" in text
+
+    failed(cli("positions", "close", str(sbin), "--price", "104.5", "--yes"), "already closed", 1)
+    failed(
+        cli("positions", "close", str(book.active), "--price", "101", "--yes"),
+        "held by a live session",
+        1,
+    )
+    failed(
+        cli("positions", "close", str(infy), "--price", "1490", "-q", "4", "--yes"),
+        "cannot exit 4",
+        1,
+    )
+    assert (
+        json_of(cli("positions", "show", str(book.active), "--json"))["position"]["status"]
+        == "ACTIVE"
+    )
+
+
+def test_close_asks_first_and_refuses_bad_input_before_asking(cli: CliCall, book: Book) -> None:
+    position = str(book.later)
+    unconfirmed = cli("positions", "close", position, "--price", "101")  # no one to say yes
+    assert unconfirmed.exit_code == 1
+    assert f"Record position {position} (LONG 10 NSE:TCS NRML, CRASHED)" in unconfirmed.output
+    for args, fragment in (
+        (("--price", "0"), "exit price must be a finite number above zero"),
+        (("--price", "nan"), "exit price must be a finite number above zero"),
+        (("--price", "101", "--quantity", "0"), "quantity must be above zero"),
+        (("--price", "101", "--reason", "  "), "the reason must be 1-128 characters"),
+    ):
+        failed(cli("positions", "close", position, *args), fragment, 2)  # unasked
+    assert cli("positions", "close", position).exit_code == 2  # --price is required
+    detail = json_of(cli("positions", "show", position, "--json"))
+    assert detail["position"]["status"] == "CRASHED"
+    assert [event["kind"] for event in detail["events"]] == ["ENTRY", "CRASH"]
+
+
+def test_text_that_looks_like_markup_is_printed_as_it_is(cli: CliCall, ctx: ServiceContext) -> None:
+    desk = Desk(ctx, CRASH_AT - timedelta(hours=1))
+    try:
+        session = desk.session("[bold]trend[/bold]")
+        position = desk.enter(session, "SBIN", state={"note": "[red]trail[/red] [/NIFTY]"})
+        desk.at(CRASH_AT).crash(session, "bad tick [/NIFTY] in [link=x]feed")
+        desk.store.end_session(desk.session("[/]"))
+    finally:
+        desk.close()
+    crashed = ok(cli("positions", "crashed")).stdout
+    assert "[bold]trend[/bold] crashed" in crashed
+    assert "RuntimeError: bad tick [/NIFTY] in [link=x]feed" in crashed
+    assert '"[red]trail[/red] [/NIFTY]"' in crashed
+    shown = ok(cli("positions", "show", str(position))).stdout
+    assert "bad tick [/NIFTY] in [link=x]feed" in flat(shown)
+    assert "[bold]trend[/bold]" in shown
+    listed = ok(cli("positions", "list")).stdout
+    assert "[bold]trend[/bold]" in listed
+    closed = ok(
+        cli(
+            "positions",
+            "close",
+            str(position),
+            "--price",
+            "99",
+            "--reason",
+            "[/x] by hand",
+            "--yes",
+        )
+    )
+    assert "([/x] by hand)" in closed.stdout
+    assert "[/x] by hand" in flat(ok(cli("positions", "show", str(position))).stdout)
+    failed(cli("positions", "list", "--status", "[/OPEN]"), "unknown position status '[/OPEN]'", 2)
 
 
 def test_purge_keeps_open_positions_and_refuses_today(cli: CliCall, book: Book) -> None:
@@ -172,6 +274,6 @@ def test_every_positions_command_prints_json(cli: CliCall, book: Book) -> None:
         ("list",),
         ("show", str(book.active)),
         ("reconcile",),
-        ("recovered", str(book.later)),
+        ("close", str(book.later), "--price", "101", "--yes"),
     ):
         assert json.loads(ok(cli("positions", *args, "--json")).stdout) is not None

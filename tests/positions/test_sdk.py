@@ -7,8 +7,10 @@ it sees was committed, not merely written on the SDK's connection.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,9 +25,11 @@ import pytest
 from algovisor.positions import database
 from algovisor.positions.database import Connection, Dialect
 from algovisor.positions.reconcile import BrokerPosition, Key
-from algovisor.positions.store import Crash, PositionStore
+from algovisor.positions.store import Crash, DuplicateOrderError, PositionStore
+from algovisor.positions.validation import check_entry
 from algovisor.sdk import (
     PositionClosedError,
+    PositionHeldError,
     PositionInputError,
     PositionNotFoundError,
     PositionPersistenceManager,
@@ -438,19 +442,26 @@ def test_a_state_that_is_not_json_is_reported_on_the_next_call(
     managers: ManagerFactory, db: Db, force: bool
 ) -> None:
     manager = managers(flush_interval_ms=60_000)
-    position_id = enter(manager, state={"peak": 812.5})
+    position_id = enter(manager, stop_price=800.0, state={"peak": 812.5})
     bad = {"legs": {"CE", "PE"}}
     if force:
         with pytest.raises(PositionInputError, match=str(position_id)):
             manager.queue_position_update(
-                position_id, current_price=815.0, state=bad, force_immediate=True
+                position_id, current_price=815.0, stop_price=805.0, state=bad, force_immediate=True
             )
     else:
-        manager.queue_position_update(position_id, current_price=815.0, state=bad)
+        manager.queue_position_update(position_id, current_price=815.0, stop_price=805.0, state=bad)
         manager.flush()  # the writer finds it out
         with pytest.raises(PositionInputError, match=str(position_id)):
             manager.queue_position_update(position_id, current_price=816.0)
-    assert db.position(position_id)["state"] == {"peak": 812.5}  # never half-written
+    row = db.position(position_id)
+    assert row["state"] == {"peak": 812.5}  # never half-written
+    # Only the state was dropped: the stop move of the same update landed, with its event.
+    assert (row["current_price"], row["stop_price"]) == (815.0, 805.0)
+    [move] = db.events(position_id, "STOP_MOVED")
+    assert (move["details"]["from"], move["details"]["to"]) == (800.0, 805.0)
+    manager.queue_position_update(position_id, stop_price=805.0, force_immediate=True)
+    assert len(db.events(position_id, "STOP_MOVED")) == 1  # the manager knows it moved
 
     # Told once; the position is usable again, with its last good state.
     manager.queue_position_update(
@@ -562,7 +573,10 @@ def test_leaving_the_block_normally_ends_the_session_and_keeps_positions_open(
 
 
 def test_an_exception_leaving_the_block_marks_the_crash(managers: ManagerFactory, db: Db) -> None:
+    sessions: list[int | None] = []
+
     def trade(manager: PositionPersistenceManager) -> tuple[int, int, int]:
+        sessions.append(manager.session_id)
         closed = enter(manager, symbol="TCS")
         manager.save_position_exit(closed, 4000.0, "target")
         first = enter(manager, stop_price=800.0, state={"peak": 812.5})
@@ -574,7 +588,10 @@ def test_an_exception_leaving_the_block_marks_the_crash(managers: ManagerFactory
     with pytest.raises(ZeroDivisionError), manager:
         trade(manager)
 
-    session = db.session(manager.session_id or 0)
+    assert manager.session_id is None  # let go of at the crash
+    [session_id] = sessions
+    assert session_id is not None
+    session = db.session(session_id)
     assert session["status"] == "CRASHED"
     assert session["exception_type"] == "ZeroDivisionError"
     assert "division by zero in the trailing logic" in session["crash_reason"]
@@ -596,19 +613,34 @@ def test_an_exception_leaving_the_block_marks_the_crash(managers: ManagerFactory
     assert [len(db.events(row["id"], "CRASH")) for row in crashed] == [0, 1, 1]
 
 
-def test_system_exit_is_not_a_crash(managers: ManagerFactory, db: Db) -> None:
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [(None, "ENDED"), (0, "ENDED"), (143, "ENDED"), (1, "CRASHED"), ("fatal: no feed", "CRASHED")],
+)
+def test_system_exit_with_a_failure_code_is_a_crash(
+    managers: ManagerFactory, db: Db, code: object, status: str
+) -> None:
+    """sys.exit(1) (or with a message) is a crash; a clean exit or SIGTERM's 143 is not."""
     manager = managers()
     position_id = enter(manager)
     session_id = manager.session_id
+    assert session_id is not None
 
     def strategy() -> None:
         with manager:
-            raise SystemExit(0)
+            raise SystemExit(code)
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as raised:
         strategy()
-    assert db.session(session_id or 0)["status"] == "ENDED"
-    assert db.position(position_id)["status"] == "ACTIVE"
+    assert raised.value.code == code  # passed on unchanged
+    session = db.session(session_id)
+    assert session["status"] == status
+    assert db.position(position_id)["status"] == ("ACTIVE" if status == "ENDED" else "CRASHED")
+    if status == "CRASHED":
+        assert session["crash_reason"] == f"SystemExit: {code}"
+        assert session["exception_type"] == "SystemExit"
+    else:
+        assert session["crash_reason"] is None
 
 
 def test_marking_a_crash_twice_changes_nothing(managers: ManagerFactory, db: Db) -> None:
@@ -747,7 +779,7 @@ def test_a_standalone_strategy_on_a_fresh_data_dir_creates_its_database(
         reader.close()
 
 
-@pytest.mark.parametrize("ending", ["raises", "SIGTERM"])
+@pytest.mark.parametrize("ending", ["raises", "exit(1)", "SIGTERM"])
 def test_under_the_runner_a_crash_is_marked_and_a_stop_ends_the_session(
     script: Callable[[str, str], Path], tmp_path: Path, url: str, db: Db, ending: str
 ) -> None:
@@ -760,6 +792,8 @@ def test_under_the_runner_a_crash_is_marked_and_a_stop_ends_the_session(
 
     import os
     time.sleep(float(os.environ["DELAY_SECS"]))
+    if os.environ["ENDING"] == "exit(1)":
+        sys.exit(1)  # no with-block: only the runner sees it
     on_tick()
     """
     )
@@ -771,7 +805,8 @@ def test_under_the_runner_a_crash_is_marked_and_a_stop_ends_the_session(
         ALGOVISOR_DATABASE_URL=url,
         ALGOVISOR_RUN_ID="run0123456789",
         ALGOVISOR_STRATEGY_NAME="standalone",
-        DELAY_SECS="0" if ending == "raises" else "60",
+        DELAY_SECS="60" if ending == "SIGTERM" else "0",
+        ENDING=ending,
     )
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -811,6 +846,12 @@ def test_under_the_runner_a_crash_is_marked_and_a_stop_ends_the_session(
         assert session["exception_type"] == "KeyError"
         assert "in on_tick" in session["traceback"]
         assert [row["status"] for row in rows] == ["CRASHED", "CRASHED"]
+    elif ending == "exit(1)":
+        assert process.returncode == 1
+        assert (session["status"], session["crash_reason"]) == ("CRASHED", "SystemExit: 1")
+        assert session["exception_type"] == "SystemExit"
+        assert [row["status"] for row in rows] == ["CRASHED", "CRASHED"]
+        assert all(row["crash_reason"] == "SystemExit: 1" for row in rows)
     else:
         assert process.returncode == 128 + signal.SIGTERM
         assert session["status"] == "ENDED"
@@ -930,10 +971,15 @@ def test_positions_left_open_by_an_ended_session_are_resumable(
 def test_positions_of_a_live_session_are_not_offered_for_recovery(
     managers: ManagerFactory,
 ) -> None:
+    crashed = managers()
+    crashed_id = enter(crashed, symbol="INFY")
+    crashed.handle_crash(RuntimeError("feed died"))
     live = managers()
     enter(live)
-    assert managers().recover() == []
+    # Another strategy gets neither this strategy's live nor its crashed positions.
     assert managers("other").recover() == []
+    # Its own next session gets the crashed one only, never the live session's.
+    assert [record.id for record in managers().recover()] == [crashed_id]
 
 
 # ----- reconciliation with the broker -------------------------------------------------
@@ -1098,8 +1144,12 @@ def test_bad_order_intents_are_refused_and_nothing_is_written(
     manager = managers()
     manager.record_order_intent("SBIN", "NSE", "BUY", 10, client_order_id="dup")
     before = db.snapshot()
-    with pytest.raises(PositionInputError, match="already used"):
+    with pytest.raises(DuplicateOrderError, match="already used"):
         manager.record_order_intent("SBIN", "NSE", "BUY", 10, client_order_id="dup")
+    with pytest.raises(PositionNotFoundError):  # not a position this session holds
+        manager.record_order_intent("SBIN", "NSE", "SELL", 10, position_id=10_000_000)
+    with pytest.raises(PositionInputError):
+        manager.record_order_intent("SBIN", "NSE", "SELL", 10, position_id="1")  # type: ignore[arg-type]
     with pytest.raises(PositionInputError):
         manager.record_order_intent("SBIN", "NSE", "HOLD", 10)
     with pytest.raises(PositionInputError):
@@ -1122,3 +1172,385 @@ def test_a_crash_leaves_pending_order_intents_unconfirmed(managers: ManagerFacto
         for row in db.rows("SELECT client_order_id, status FROM order_intents")
     }
     assert statuses == {sent: "CONFIRMED", in_flight: "UNCONFIRMED"}
+
+
+# ----- after a crash, and crashes that cannot be marked --------------------------------
+
+
+def test_after_handle_crash_a_write_opens_a_new_session_and_the_crashed_positions_resume(
+    managers: ManagerFactory, db: Db
+) -> None:
+    manager = managers(flush_interval_ms=60_000)
+    first = enter(manager, stop_price=800.0)
+    second = enter(manager, symbol="INFY", side="SHORT", quantity=10, entry_price=1500.0)
+    crashed_session = manager.session_id
+    assert crashed_session is not None
+    assert manager.handle_crash(RuntimeError("feed died")) == 2
+    assert manager.session_id is None  # let go of at once
+    with pytest.raises(PositionNotFoundError):  # held by no one until resumed
+        manager.queue_position_update(first, current_price=820.0)
+
+    fresh = enter(manager, symbol="TCS")  # the same manager trades on
+    session_id = manager.session_id
+    assert session_id is not None
+    assert session_id != crashed_session
+    assert (db.session(crashed_session)["status"], db.session(session_id)["status"]) == (
+        "CRASHED",
+        "ACTIVE",
+    )
+    row = db.position(fresh)
+    assert (row["session_id"], row["status"]) == (session_id, "ACTIVE")
+
+    found = manager.recover()
+    assert [(record.id, record.status) for record in found] == [
+        (first, "CRASHED"),
+        (second, "CRASHED"),
+    ]
+    for record in found:
+        manager.mark_position_recovered(record.id)
+    manager.queue_position_update(first, stop_price=805.0, force_immediate=True)
+    row = db.position(first)
+    assert (row["status"], row["session_id"], row["stop_price"]) == (
+        "RECOVERED",
+        session_id,
+        805.0,
+    )
+    [move] = db.events(first, "STOP_MOVED")
+    assert ((move["details"]["from"], move["details"]["to"]), move["session_id"]) == (
+        (800.0, 805.0),
+        session_id,
+    )
+    assert manager.save_position_exit(second, 1490.0, "target") == 0
+    manager.close()
+    assert (db.session(crashed_session)["status"], db.session(session_id)["status"]) == (
+        "CRASHED",
+        "ENDED",
+    )
+
+
+def test_a_crash_that_cannot_be_marked_leaves_the_session_active_and_the_error_unchanged(
+    managers: ManagerFactory, db: Db, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manager = managers(flush_interval_ms=60_000)
+    position_id = enter(manager, stop_price=800.0)
+    manager.queue_position_update(position_id, current_price=815.0)
+    session_id = manager.session_id
+    assert session_id is not None
+    db.refuse_events("CRASH")  # marking the crash now fails inside the database
+    error = ZeroDivisionError("in the trailing logic")
+
+    with pytest.raises(ZeroDivisionError) as raised, manager:
+        raise error
+
+    assert raised.value is error  # the strategy's own exception, not the store's
+    assert "could not mark the crash" in capsys.readouterr().err
+    # close() did not end it as if clean: ACTIVE, for the host to mark at run end.
+    session = db.session(session_id)
+    assert (session["status"], session["ended_at"], session["crashed_at"]) == (
+        "ACTIVE",
+        None,
+        None,
+    )
+    row = db.position(position_id)
+    assert (row["status"], row["current_price"]) == ("ACTIVE", 815.0)  # flushed before
+    assert db.events(position_id, "CRASH") == []
+    with pytest.raises(PositionClosedError):
+        enter(manager)
+    # Once the database takes it again, the host's marking works.
+    db.execute("DROP TRIGGER refuse_event" + ("" if db.is_sqlite else " ON position_events"))
+    store = PositionStore(Connection(Dialect.from_url(db.url)), lambda: datetime.now(UTC))
+    try:
+        assert store.crash_session(session_id, Crash("the run ended")) == 1
+    finally:
+        store.close()
+    assert db.position(position_id)["status"] == "CRASHED"
+
+
+def test_the_crash_event_keeps_the_position_as_it_was_at_the_crash(
+    managers: ManagerFactory, db: Db
+) -> None:
+    first = managers(flush_interval_ms=60_000)
+    position_id = enter(first, stop_price=800.0, target_price=900.0, state={"peak": 812.5})
+    first.queue_position_update(
+        position_id, current_price=820.0, stop_price=805.0, state={"peak": 820.0}
+    )
+    first.handle_crash(RuntimeError("feed died"))
+
+    second = managers(flush_interval_ms=60_000)
+    second.recover()
+    second.mark_position_recovered(position_id)
+    second.queue_position_update(position_id, current_price=840.0, stop_price=825.0)
+    second.save_position_exit(position_id, 838.0, "scale out", quantity=20)
+    second.handle_crash(ValueError("again"))
+
+    third = managers()
+    third.recover()
+    third.mark_position_recovered(position_id)
+    third.queue_position_update(
+        position_id, stop_price=835.0, state={"peak": 850.0}, force_immediate=True
+    )
+    assert third.save_position_exit(position_id, 834.0, "stop hit") == 0
+
+    assert [event["details"] for event in db.events(position_id, "CRASH")] == [
+        {
+            "reason": "RuntimeError: feed died",
+            "exception_type": "RuntimeError",
+            "status_before": "ACTIVE",
+            "side": "LONG",
+            "quantity": 50,
+            "stop_price": 805.0,
+            "target_price": 900.0,
+            "current_price": 820.0,
+            "state": {"peak": 820.0},
+        },
+        {
+            "reason": "ValueError: again",
+            "exception_type": "ValueError",
+            "status_before": "RECOVERED",
+            "side": "LONG",
+            "quantity": 30,
+            "stop_price": 825.0,
+            "target_price": 900.0,
+            "current_price": 840.0,
+            "state": {"peak": 820.0},
+        },
+    ]
+    row = db.position(position_id)
+    assert (row["status"], row["stop_price"], row["state"]) == ("CLOSED", 835.0, {"peak": 850.0})
+
+
+# ----- standalone processes that died with no host watching -----------------------------
+
+
+def test_a_standalone_strategy_killed_with_no_host_is_marked_by_the_next_recover(
+    script: Callable[[str, str], Path], url: str, db: Db, managers: ManagerFactory
+) -> None:
+    path = script(
+        "killed.py",
+        STANDALONE_PRELUDE
+        + """
+    manager.flush()
+    print("ready", flush=True)
+    while True:
+        time.sleep(0.1)
+    """,
+    )
+    process = start_script(path, sdk_environment(ALGOVISOR_DATABASE_URL=url))
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+    finally:
+        process.kill()
+        process.wait(timeout=10)  # reaped: not even a zombie is left
+    session = db.one("SELECT * FROM strategy_sessions WHERE strategy_name = 'standalone'")
+    assert session["status"] == "ACTIVE"  # nobody saw it die
+
+    found = managers("standalone").recover()
+
+    reason = f"process {process.pid} ended without ending its session"
+    assert [(record.symbol, record.status, record.crash_reason) for record in found] == [
+        ("SBIN", "CRASHED", reason),
+        ("INFY", "CRASHED", reason),
+    ]
+    assert (found[0].state, found[0].stop_price) == ({"n": 200}, 820.0)
+    session = db.session(session["id"])
+    assert (session["status"], session["crash_reason"]) == ("CRASHED", reason)
+
+
+def test_a_session_whose_pid_now_belongs_to_a_younger_process_is_marked(
+    url: str, db: Db, managers: ManagerFactory
+) -> None:
+    """pid reuse: this test process has the pid, but started long after the session did."""
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    store = PositionStore(Connection(Dialect.from_url(url)), lambda: long_ago)
+    try:
+        reused = store.open_session(
+            strategy_id=None,
+            strategy_name="trail",
+            run_id=None,
+            broker="paper",
+            label=None,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+        )
+        position_id = store.insert_entry(
+            reused,
+            check_entry("SBIN", "NSE", "LONG", 50, 812.5),
+            leg=None,
+            state={},
+            entry_order_id=None,
+            client_order_id=None,
+        )
+    finally:
+        store.close()
+    live = managers()
+    live_position = enter(live, symbol="INFY")  # same pid, a session this process opened
+
+    # get_crashed_positions() sweeps first as well.
+    crashed = managers("watcher").get_crashed_positions()
+    assert [(record.id, record.status) for record in crashed] == [(position_id, "CRASHED")]
+    assert db.session(reused)["status"] == "CRASHED"
+    assert db.session(live.session_id or 0)["status"] == "ACTIVE"  # its process is alive
+    assert db.position(live_position)["status"] == "ACTIVE"
+    assert [record.id for record in managers().recover()] == [position_id]
+
+
+# ----- whose position it is ------------------------------------------------------------
+
+
+def test_a_manager_cannot_exit_a_position_it_does_not_hold(
+    managers: ManagerFactory, db: Db
+) -> None:
+    owner = managers()
+    position_id = enter(owner)
+    closed = enter(owner, symbol="INFY")
+    owner.save_position_exit(closed, 1500.0, "target")
+    other_strategy = managers("other")
+    enter(other_strategy, symbol="TCS")
+    same_strategy = managers()  # another live session of the same strategy
+    same_strategy.start_session()
+    no_session = managers()
+    before = db.snapshot()
+    for manager in (other_strategy, same_strategy, no_session):
+        with pytest.raises(PositionHeldError):
+            manager.save_position_exit(position_id, 820.0, "not mine")
+        with pytest.raises(PositionHeldError):
+            manager.save_position_exit(position_id, 820.0, "not mine either", quantity=10)
+        with pytest.raises(PositionClosedError):  # closed is said before whose it is
+            manager.save_position_exit(closed, 820.0, "closed")
+        with pytest.raises(PositionNotFoundError):
+            manager.save_position_exit(10_000_000, 820.0, "nobody's")
+    assert no_session.session_id is None  # asking opened no session
+    assert db.snapshot() == before
+
+    # Crashed, it is still not theirs until resumed.
+    owner.handle_crash(RuntimeError("gone"))
+    with pytest.raises(PositionHeldError, match="mark_position_recovered"):
+        same_strategy.save_position_exit(position_id, 820.0, "not resumed")
+    same_strategy.mark_position_recovered(position_id)
+    assert same_strategy.save_position_exit(position_id, 820.0, "resumed") == 0
+    assert db.position(position_id)["status"] == "CLOSED"
+
+
+# ----- numbers ---------------------------------------------------------------------------
+
+
+@numbers.Integral.register
+class Whole:
+    """An integer of another library (as numpy's and pandas' are): Integral, not int."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Whole({self.value})"
+
+
+def test_integers_of_other_libraries_are_accepted(managers: ManagerFactory, db: Db) -> None:
+    manager = managers()
+    position_id = manager.save_position_entry("SBIN", "NSE", "LONG", Whole(50), 812.5)  # type: ignore[arg-type]
+    assert db.position(position_id)["quantity"] == 50
+    remaining = manager.save_position_exit(Whole(position_id), 820.0, "out", quantity=Whole(20))  # type: ignore[arg-type]
+    assert remaining == 30
+    client_id = manager.record_order_intent("SBIN", "NSE", "SELL", Whole(30))  # type: ignore[arg-type]
+    assert db.one("SELECT quantity FROM order_intents WHERE client_order_id = :c", c=client_id) == {
+        "quantity": 30
+    }
+    manager.handle_crash(RuntimeError("gone"))
+    resumed = managers()
+    resumed.mark_position_recovered(Whole(position_id))  # type: ignore[arg-type]
+    assert db.position(position_id)["status"] == "RECOVERED"
+
+
+def test_numpy_numbers_are_accepted_everywhere(managers: ManagerFactory, db: Db) -> None:
+    numpy = pytest.importorskip("numpy")
+    manager = managers(flush_interval_ms=60_000)
+    position_id = manager.save_position_entry(
+        "SBIN",
+        "NSE",
+        "LONG",
+        numpy.int64(50),
+        numpy.float64(812.5),
+        stop_price=numpy.float32(800.0),
+    )
+    numpy_id = numpy.int64(position_id)
+    manager.queue_position_update(numpy_id, current_price=numpy.float64(815.0))
+    manager.queue_position_update(numpy_id, stop_price=numpy.float64(805.0), force_immediate=True)
+    row = db.position(position_id)
+    assert (row["quantity"], row["current_price"], row["stop_price"]) == (50, 815.0, 805.0)
+    client_id = manager.record_order_intent(
+        "SBIN", "NSE", "SELL", numpy.int32(20), price=numpy.float32(816.0), position_id=numpy_id
+    )
+    intent = db.one("SELECT * FROM order_intents WHERE client_order_id = :c", c=client_id)
+    assert (intent["quantity"], intent["price"], intent["position_id"]) == (20, 816.0, position_id)
+    assert (
+        manager.save_position_exit(numpy_id, numpy.float64(820.0), "out", quantity=numpy.int16(20))
+        == 30
+    )
+    assert db.position(position_id)["realized_pnl"] == pytest.approx(150.0)
+
+
+def refused_writing_nothing(
+    managers: ManagerFactory,
+    db: Db,
+    manager: PositionPersistenceManager,
+    calls: dict[str, Callable[[PositionPersistenceManager], object]],
+) -> None:
+    """Each call is refused by a manager with a session and by a fresh one; nothing is written."""
+    before = db.snapshot()
+    for name, call in calls.items():
+        if name != "label":  # the session is open already: its label is not asked again
+            refused(name, lambda call=call: call(manager))
+        fresh = managers()  # no session yet: none is opened for a refused call either
+        refused(f"{name} (fresh manager)", lambda call=call, fresh=fresh: call(fresh))
+        assert db.snapshot() == before, name
+
+
+def test_numbers_the_database_cannot_hold_are_refused_and_nothing_is_written(
+    managers: ManagerFactory, db: Db
+) -> None:
+    manager = managers()
+    position_id = enter(manager)
+    too_big = 2**31
+    refused_writing_nothing(
+        managers,
+        db,
+        manager,
+        {
+            "entry quantity": lambda m: enter(m, quantity=too_big),
+            "entry quantity as a float": lambda m: enter(m, quantity=float(too_big)),
+            "exit quantity": lambda m: m.save_position_exit(
+                position_id, 820.0, "x", quantity=too_big
+            ),
+            "exit of id 2**31": lambda m: m.save_position_exit(too_big, 820.0, "x"),
+            "exit of id 0": lambda m: m.save_position_exit(0, 820.0, "x"),
+            "exit of id -1": lambda m: m.save_position_exit(-1, 820.0, "x"),
+            "recovery of id 2**31": lambda m: m.mark_position_recovered(too_big),
+            "intent quantity": lambda m: m.record_order_intent("SBIN", "NSE", "BUY", too_big),
+        },
+    )
+    biggest = enter(manager, symbol="INFY", quantity=2**31 - 1)
+    assert db.position(biggest)["quantity"] == 2**31 - 1
+
+
+def test_text_too_long_is_refused_and_nothing_is_written(managers: ManagerFactory, db: Db) -> None:
+    manager = managers()
+    position_id = enter(manager)
+    refused_writing_nothing(
+        managers,
+        db,
+        manager,
+        {
+            "label": lambda m: m.start_session(label="x" * 129),
+            "leg": lambda m: enter(m, leg="x" * 65),
+            "recovery notes": lambda m: m.mark_position_recovered(position_id, notes="x" * 2001),
+            "intent purpose": lambda m: m.record_order_intent(
+                "SBIN", "NSE", "BUY", 1, purpose="x" * 65
+            ),
+        },
+    )
+    longest = enter(manager, symbol="INFY", leg="x" * 64)
+    assert db.position(longest)["leg"] == "x" * 64

@@ -25,6 +25,7 @@ from algovisor.positions.store import (
     PositionHeldError,
     PositionNotFoundError,
     PositionStore,
+    SessionNotActiveError,
 )
 from algovisor.positions.validation import check_entry
 from tests.conftest import POSTGRES_URL, postgres_schema_url
@@ -156,7 +157,12 @@ def test_a_batch_skips_closed_positions_and_reports_unstorable_state(
         {
             open_one: {"current_price": 105.0, "stop_price": 99.0, "stop_from": None},
             closed: {"current_price": 1.0, "state": {"late": True}},
-            bad: {"current_price": 104.0, "state": {"when": datetime.now(UTC)}},
+            bad: {
+                "current_price": 104.0,
+                "stop_price": 98.0,
+                "stop_from": None,
+                "state": {"when": datetime.now(UTC)},
+            },
         },
         session_id,
     )
@@ -166,8 +172,17 @@ def test_a_batch_skips_closed_positions_and_reports_unstorable_state(
         1,
     )
     assert db.position(closed) == closed_before
-    assert (db.position(bad)["current_price"], db.position(bad)["update_count"]) == (None, 0)
+    # Only the state that is not JSON is dropped: the row's prices, stop and move land.
+    row = db.position(bad)
+    assert (row["current_price"], row["stop_price"], row["state"], row["update_count"]) == (
+        104.0,
+        98.0,
+        {"n": 0},
+        1,
+    )
     assert len(db.events(open_one, "STOP_MOVED")) == 1
+    [move] = db.events(bad, "STOP_MOVED")
+    assert (move["details"]["to"], move["session_id"]) == (98.0, session_id)
 
 
 # ----- exits racing -------------------------------------------------------------------
@@ -194,7 +209,7 @@ def test_two_processes_exiting_the_same_position_cannot_exit_it_twice(
                     exit_reason="race",
                     exit_order_id=None,
                     pnl=None,
-                    session_id=None,
+                    session_id=session_id,  # the session's threads, on their own connections
                 )[0]
             )
         except PositionClosedError as error:
@@ -205,12 +220,68 @@ def test_two_processes_exiting_the_same_position_cannot_exit_it_twice(
         thread.start()
     for thread in threads:
         thread.join(30)
+    assert len(outcomes) == len(stores)  # every thread answered
     remaining = sorted(o for o in outcomes if isinstance(o, int))
     assert remaining == [10, 30]  # 50 -> 30 -> 10; the other four were refused
     assert sum(isinstance(o, PositionClosedError) for o in outcomes) == 4
     row = db.position(position_id)
     assert (row["quantity"], row["realized_pnl"]) == (10, pytest.approx(400.0))
     assert db.kinds(position_id).count("PARTIAL_EXIT") == 2
+
+
+def test_an_exit_is_the_holders_or_once_its_session_is_over_the_operators(
+    store: PositionStore, db: Db
+) -> None:
+    holder = open_session(store)
+    other = open_session(store, pid=4243)
+    position_id = enter(store, holder)
+    closed = enter(store, holder, "INFY")
+
+    def exit_(position: int, session_id: int | None) -> int:
+        return store.record_exit(
+            position,
+            quantity=None,
+            exit_price=110.0,
+            exit_reason="exit",
+            exit_order_id=None,
+            pnl=None,
+            session_id=session_id,
+        )[0]
+
+    assert exit_(closed, holder) == 0
+    before = db.snapshot()
+    # Checked in order: unknown, closed, then whose it is.
+    for session_id in (other, None):
+        with pytest.raises(PositionNotFoundError):
+            exit_(10_000_000, session_id)
+        with pytest.raises(PositionClosedError):
+            exit_(closed, session_id)
+    with pytest.raises(PositionHeldError, match="not held by this session"):
+        exit_(position_id, other)
+    with pytest.raises(PositionHeldError, match="live session"):  # the operator, while it runs
+        exit_(position_id, None)
+    assert db.snapshot() == before
+
+    store.crash_session(holder, Crash("gone"))
+    with pytest.raises(PositionHeldError):  # crashed, it is still not another session's
+        exit_(position_id, other)
+    assert exit_(position_id, None) == 0  # the operator's exit, once nothing runs it
+    row = db.position(position_id)
+    assert (row["status"], row["session_id"]) == ("CLOSED", holder)
+    [event] = db.events(position_id, "EXIT")
+    assert event["session_id"] is None
+
+
+def test_a_crashed_or_ended_session_takes_no_new_position(store: PositionStore, db: Db) -> None:
+    crashed = open_session(store)
+    store.crash_session(crashed, Crash("gone"))
+    ended = open_session(store)
+    store.end_session(ended)
+    before = db.snapshot()
+    for session_id in (crashed, ended, 10_000_000):
+        with pytest.raises(SessionNotActiveError):
+            enter(store, session_id)
+    assert db.snapshot() == before
 
 
 # ----- crashes ------------------------------------------------------------------------
@@ -223,7 +294,7 @@ def test_marking_a_crash_is_idempotent(store: PositionStore, db: Db) -> None:
     assert store.crash_session(session_id, Crash("first", "RuntimeError", "tb")) == 2
     after = db.snapshot()
     assert store.crash_session(session_id, Crash("second")) is None
-    assert store.sweep_crashed(HOST, lambda _pid: False) == []
+    assert store.sweep_crashed(HOST, lambda _pid, _started: False) == []
     assert store.end_session(session_id) is False  # a crash is not turned into an end
     assert db.snapshot() == after
     session = db.session(session_id)
@@ -300,17 +371,28 @@ def test_the_sweep_marks_sessions_whose_process_is_gone(
     ended = open_session(store, pid=1111)
     store.end_session(ended)
 
+    asked: list[tuple[int, datetime]] = []
+
+    def is_alive(pid: int, started: datetime) -> bool:
+        asked.append((pid, started))
+        return pid == 2222
+
     sweeper, close = host_store(url)
     try:
-        marked = dict(sweeper.sweep_crashed(HOST, lambda pid: pid == 2222))
+        marked = dict(sweeper.sweep_crashed(HOST, is_alive))
         assert marked == {
             sessions["run ended"]: 1,
             sessions["run deleted"]: 1,
             sessions["dead pid"]: 1,
         }
-        assert sweeper.sweep_crashed(HOST, lambda pid: pid == 2222) == []  # once only
+        assert sweeper.sweep_crashed(HOST, lambda pid, _started: pid == 2222) == []  # once only
     finally:
         close()
+    # Only this host's standalone sessions are asked about, with when they started.
+    assert sorted(pid for pid, _ in asked) == [1111, 2222]
+    for _, started in asked:
+        assert started.tzinfo is not None
+        assert abs((now() - started).total_seconds()) < 60
 
     status = {name: db.session(session_id)["status"] for name, session_id in sessions.items()}
     assert status == {

@@ -1,6 +1,7 @@
 """Operator tools for positions, on a real database: which positions a crash affected (by
-time, in IST), lists and the trail, reconciliation against a broker (ghost, orphan, mismatch,
-a broker that fails or hangs, no adapter), recovery by hand and retention.
+time, in IST, as the crash left them), lists and the trail, reconciliation against a broker
+(ghost, orphan, mismatch, a broker that fails or hangs, no adapter), closing by hand and
+retention.
 
 Positions are written by the real SDK (`PositionPersistenceManager`) and by the store
 itself on a stopped clock, so crash times are known to the minute.
@@ -16,12 +17,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from algovisor.brokers.protocol import BrokerError, PositionBook
 from algovisor.clock import FakeClock
-from algovisor.errors import ConflictError, InvalidInputError, NotFoundError
+from algovisor.db.models import PositionEventRow
+from algovisor.errors import InvalidInputError, NotFoundError
 from algovisor.positions.reconcile import BrokerPosition, Key
-from algovisor.positions.store import Crash, PositionStore
+from algovisor.positions.store import (
+    Crash,
+    PositionClosedError,
+    PositionHeldError,
+    PositionStore,
+)
 from algovisor.positions.validation import check_entry
 from algovisor.schedule.calendar import INDIA
 from algovisor.sdk import PositionPersistenceManager
@@ -87,6 +95,7 @@ class Desk:
         )
 
     def close_position(self, position_id: int, price: float = 105.0) -> None:
+        """The strategy holding it exits."""
         self.store.record_exit(
             position_id,
             quantity=None,
@@ -94,7 +103,7 @@ class Desk:
             exit_reason="target",
             exit_order_id=None,
             pnl=None,
-            session_id=None,
+            session_id=self.store.position(position_id).session_id,
         )
 
     def close(self) -> None:
@@ -131,13 +140,13 @@ def crash_three(database_url: str, strategy: str = "trend") -> tuple[list[int], 
         manager.queue_position_update(
             ids[0], stop_price=795.0, state={"high": 806.0}, force_immediate=True
         )
+        session_id = manager.session_id
+        assert session_id is not None
         try:
             raise RuntimeError("feed died")
         except RuntimeError as error:
             marked = manager.handle_crash(error)
         assert marked == 3
-        session_id = manager.session_id
-        assert session_id is not None
     finally:
         manager.close()
     return ids, session_id
@@ -165,7 +174,8 @@ def test_a_real_crash_lists_every_open_position_with_its_stop_state_and_exceptio
     assert sbin.position.entry_price == 800.0
     assert sbin.position.stop_price == 795.0  # the moved stop, flushed before the crash
     assert sbin.position.state == {"trail": 790.0, "high": 806.0}
-    assert sbin.position.status == "CRASHED"
+    assert sbin.position.status == sbin.now == "CRASHED"
+    assert sbin.crash.status_before == "ACTIVE"
     assert sbin.crash.session_id == session_id
     assert sbin.crash.exception_type == "RuntimeError"
     assert sbin.crash.reason == "RuntimeError: feed died"
@@ -222,7 +232,7 @@ def test_crash_times_are_filtered_in_ist_since_inclusive_until_exclusive(desk: D
     assert reasons[scalper] == "RuntimeError: out of memory"
 
 
-def test_a_position_resumed_then_closed_is_still_affected_by_its_crash(
+def test_a_position_resumed_trailed_and_closed_is_reported_as_the_crash_left_it(
     ctx: ServiceContext, database_url: str
 ) -> None:
     ids, crashed_session = crash_three(database_url)
@@ -230,9 +240,17 @@ def test_a_position_resumed_then_closed_is_still_affected_by_its_crash(
     try:
         assert {record.id for record in manager.recover()} == set(ids)
         manager.mark_position_recovered(ids[0], notes="resumed after restart")
-        manager.queue_position_update(ids[0], stop_price=799.0, force_immediate=True)
+        manager.queue_position_update(
+            ids[0],
+            current_price=812.0,
+            stop_price=805.0,
+            target_price=830.0,
+            state={"high": 812.0},
+            force_immediate=True,
+        )
         manager.save_position_exit(ids[0], 810.0, "trailing stop")
         manager.mark_position_recovered(ids[1])
+        manager.save_position_exit(ids[1], 1490.0, "partial", quantity=4)
         resumed_session = manager.session_id
     finally:
         manager.close()
@@ -240,16 +258,59 @@ def test_a_position_resumed_then_closed_is_still_affected_by_its_crash(
     rows = {row.position.id: row for row in service.crashed(ctx)}
     assert set(rows) == set(ids)
     closed = rows[ids[0]]
-    assert closed.position.status == "CLOSED"
+    # What was open when it crashed, not what the resumed run did with it since.
+    assert (closed.position.side, closed.position.quantity) == ("LONG", 10)
+    assert closed.position.stop_price == 795.0
+    assert closed.position.target_price is None
+    assert closed.position.state == {"trail": 790.0, "high": 806.0}
+    assert closed.position.status == "CRASHED"
+    assert closed.now == "CLOSED"
+    assert closed.crash.status_before == "ACTIVE"
+    # Exit, P&L and the holding session are as stored now.
+    assert closed.position.exit_price == 810.0
     assert closed.position.session_id == resumed_session != crashed_session
     # The crash is the original session's, with its exception, not the adopting session's.
     assert closed.crash.session_id == crashed_session
     assert closed.crash.exception_type == "RuntimeError"
-    assert rows[ids[1]].position.status == "RECOVERED"
-    assert rows[ids[2]].position.status == "CRASHED"
+    assert closed.position.crash_reason == "RuntimeError: feed died"
+    partial = rows[ids[1]]
+    assert (partial.position.quantity, partial.position.stop_price) == (5, 1520.0)
+    assert partial.now == "RECOVERED"
+    assert rows[ids[2]].now == "CRASHED"
 
-    trail = [event.kind for event in service.show(ctx, ids[0]).events]
-    assert trail == ["ENTRY", "STOP_MOVED", "CRASH", "RECOVERY", "STOP_MOVED", "EXIT"]
+    # `list` and `show` have the position as it is now.
+    now = service.show(ctx, ids[0])
+    assert (now.position.stop_price, now.position.state) == (805.0, {"trail": 790.0, "high": 812.0})
+    assert [event.kind for event in now.events] == [
+        "ENTRY",
+        "STOP_MOVED",
+        "CRASH",
+        "RECOVERY",
+        "STOP_MOVED",
+        "EXIT",
+    ]
+    assert service.show(ctx, ids[1]).position.quantity == 1
+
+
+def test_a_crash_recorded_without_a_snapshot_shows_the_position_as_stored(desk: Desk) -> None:
+    session = desk.session("trend")
+    position = desk.enter(session, "SBIN", stop=790.0, state={"trail": 790.0})
+    desk.at(CRASH_AT).crash(session)
+    # A crash recorded before the snapshot existed: the reason and the exception only.
+    with desk.ctx.transaction() as db:
+        event = db.scalars(
+            select(PositionEventRow).where(
+                PositionEventRow.position_id == position, PositionEventRow.kind == "CRASH"
+            )
+        ).one()
+        event.details = {"reason": "RuntimeError: feed died", "exception_type": "RuntimeError"}
+
+    [row] = service.crashed(desk.ctx)
+    assert (row.position.quantity, row.position.stop_price) == (10, 790.0)
+    assert row.position.state == {"trail": 790.0}
+    assert row.position.status == row.now == "CRASHED"
+    assert row.crash.status_before is None
+    assert row.crash.reason == "RuntimeError: feed died"
 
 
 def test_a_position_that_crashed_twice_is_found_by_either_crash(desk: Desk) -> None:
@@ -259,12 +320,20 @@ def test_a_position_that_crashed_twice_is_found_by_either_crash(desk: Desk) -> N
     second = desk.session("trend")
     desk.store.mark_recovered(position, session_id=second, notes=None)
     desk.at(CRASH_AT + timedelta(hours=1)).crash(second, "second")
+    desk.store.mark_recovered(position, session_id=None, notes=None)
 
     around_first = service.crashed(desk.ctx, since=CRASH_AT, until=CRASH_AT + timedelta(minutes=1))
     assert [(row.position.id, row.crash.reason) for row in around_first] == [
         (position, "RuntimeError: first")
     ]
-    assert [row.crash.session_id for row in service.crashed(desk.ctx)] == [first, second]
+    both = service.crashed(desk.ctx)
+    assert [row.crash.session_id for row in both] == [first, second]
+    assert [row.crash.status_before for row in both] == ["ACTIVE", "RECOVERED"]
+    assert [row.position.crashed_at for row in both] == [
+        CRASH_AT,
+        CRASH_AT + timedelta(hours=1),
+    ]
+    assert {row.now for row in both} == {"RECOVERED"}
     assert [crash.session_id for crash in service.show(desk.ctx, position).crashes] == [
         first,
         second,
@@ -363,12 +432,12 @@ def test_show_has_the_trail_in_order_and_the_order_intents(
     assert detail.order_intents[0].broker_order_id == "B-1"
 
 
-@pytest.mark.parametrize("position_id", [999, 0, -1, 2**40])
+@pytest.mark.parametrize("position_id", [999, 0, -1, 2**31, 2**63])
 def test_an_unknown_position_is_not_found(ctx: ServiceContext, position_id: int) -> None:
     with pytest.raises(NotFoundError, match=f"no position has id {position_id}"):
         service.show(ctx, position_id)
-    with pytest.raises(NotFoundError):
-        service.mark_recovered(ctx, position_id)
+    with pytest.raises(NotFoundError, match=f"no position has id {position_id}"):
+        service.close_position(ctx, position_id, 100.0, "closed by hand")
 
 
 # ----- reconcile ------------------------------------------------------------------------
@@ -526,37 +595,95 @@ def test_reconcile_with_nothing_open_asks_no_broker(desk: Desk) -> None:
     assert book.asked == 0
 
 
-# ----- recovery by hand -----------------------------------------------------------------
+# ----- closing by hand ---------------------------------------------------------------
 
 
-def test_mark_recovered_by_hand(desk: Desk) -> None:
-    gone = desk.session("trend")
-    crashed = desk.enter(gone, "SBIN")
-    closed = desk.enter(gone, "INFY")
-    desk.close_position(closed)
-    desk.crash(gone)
+def test_close_by_hand_records_the_exit_and_the_next_run_no_longer_resumes_it(
+    ctx: ServiceContext, database_url: str
+) -> None:
+    ids, _ = crash_three(database_url)
+
+    closed = service.close_position(ctx, ids[0], 805.0, "  closed at the broker by hand  ")
+    assert (closed.quantity, closed.remaining, closed.price) == (10, 0, 805.0)
+    assert closed.pnl == pytest.approx(50.0)  # LONG 10 from 800
+    assert closed.position.status == "CLOSED"
+    assert closed.position.exit_reason == "closed at the broker by hand"
+    assert closed.position.exit_time is not None
+    assert closed.message.startswith(f"position {ids[0]} closed: 10 at 805")
+    exit_event = service.show(ctx, ids[0]).events[-1]
+    assert (exit_event.kind, exit_event.session_id) == ("EXIT", None)
+    assert exit_event.details["reason"] == "closed at the broker by hand"
+    assert exit_event.details["quantity"] == 10
+
+    partial = service.close_position(ctx, ids[1], 1490.0, "covered 2 by hand", quantity=2)
+    assert (partial.quantity, partial.remaining) == (2, 3)
+    assert partial.pnl == pytest.approx(20.0)  # SHORT: 10 a unit below the entry
+    assert (partial.position.status, partial.position.quantity) == ("CRASHED", 3)
+    assert partial.message.endswith("3 still open")
+    assert service.show(ctx, ids[1]).events[-1].kind == "PARTIAL_EXIT"
+
+    # The strategy's next run resumes what is still open, not what the operator closed.
+    manager = PositionPersistenceManager(strategy_name="trend", database_url=database_url)
+    try:
+        resumable = {record.id: record.quantity for record in manager.recover()}
+    finally:
+        manager.close()
+    assert resumable == {ids[1]: 3, ids[2]: 75}
+
+
+def test_close_by_hand_is_refused_while_a_live_session_holds_it_and_once_closed(
+    desk: Desk,
+) -> None:
     live = desk.session("scalper")
     held = desk.enter(live, "TCS")
-    ended = desk.session("swing")
-    left_open = desk.enter(ended, "WIPRO")
-    desk.store.end_session(ended)
+    gone = desk.session("trend")
+    crashed = desk.enter(gone, "SBIN")
+    desk.crash(gone)
 
-    result = service.mark_recovered(desk.ctx, crashed, "  closed at the broker by phone  ")
-    assert result.changed
-    assert result.position.status == "RECOVERED"
-    assert result.position.recovered_at is not None
-    event = service.show(desk.ctx, crashed).events[-1]
-    assert (event.kind, event.details["notes"]) == ("RECOVERY", "closed at the broker by phone")
-    again = service.mark_recovered(desk.ctx, crashed)
-    assert not again.changed
-    assert "already recovered" in again.message
+    with pytest.raises(PositionHeldError, match="held by a live session"):
+        service.close_position(desk.ctx, held, 101.0, "closed by hand")
+    # Resumed by a strategy's live session: held too, until that session ends.
+    resumer = desk.session("trend")
+    desk.store.mark_recovered(crashed, session_id=resumer, notes=None)
+    with pytest.raises(PositionHeldError, match="held by a live session"):
+        service.close_position(desk.ctx, crashed, 99.0, "closed by hand")
+    for position in (held, crashed):
+        detail = service.show(desk.ctx, position)
+        assert detail.position.quantity == 10
+        assert "EXIT" not in [event.kind for event in detail.events]
 
-    assert service.mark_recovered(desk.ctx, left_open).position.status == "RECOVERED"
-    with pytest.raises(ConflictError, match="is closed"):
-        service.mark_recovered(desk.ctx, closed)
-    with pytest.raises(ConflictError, match="held by a live session"):
-        service.mark_recovered(desk.ctx, held)
-    assert service.show(desk.ctx, held).position.status == "ACTIVE"
+    desk.store.end_session(resumer)  # it ended leaving the position open
+    with pytest.raises(PositionClosedError, match="cannot exit 11"):
+        service.close_position(desk.ctx, crashed, 99.0, "too many", quantity=11)
+    assert service.close_position(desk.ctx, crashed, 99.0, "by hand").position.status == "CLOSED"
+    with pytest.raises(PositionClosedError, match="already closed"):
+        service.close_position(desk.ctx, crashed, 99.0, "again")
+    assert [event.kind for event in service.show(desk.ctx, crashed).events].count("EXIT") == 1
+
+
+@pytest.mark.parametrize(
+    ("price", "reason", "quantity", "fragment"),
+    [
+        (0.0, "by hand", None, "exit price must be a finite number above zero"),
+        (-5.0, "by hand", None, "exit price"),
+        (float("nan"), "by hand", None, "exit price"),
+        (float("inf"), "by hand", None, "exit price"),
+        (100.0, "   ", None, "the reason must be 1-128 characters"),
+        (100.0, "x" * 129, None, "the reason must be 1-128 characters, not 129"),
+        (100.0, "by hand", 0, "quantity must be above zero"),
+        (100.0, "by hand", -3, "quantity must be above zero"),
+        (100.0, "by hand", 2.5, "quantity must be a whole number"),
+    ],
+)
+def test_close_by_hand_refuses_bad_input_and_writes_nothing(
+    desk: Desk, price: float, reason: str, quantity: Any, fragment: str
+) -> None:
+    gone = desk.session("trend")
+    position = desk.enter(gone, "SBIN")
+    desk.crash(gone)
+    with pytest.raises(InvalidInputError, match=fragment):
+        service.close_position(desk.ctx, position, price, reason, quantity)
+    assert [event.kind for event in service.show(desk.ctx, position).events] == ["ENTRY", "CRASH"]
 
 
 # ----- retention ------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from algovisor.errors import AlgovisorError, InvalidInputError
 
@@ -31,9 +33,10 @@ def handle_errors(function: Callable[P, R]) -> Callable[P, R]:
         try:
             return function(*args, **kwargs)
         except AlgovisorError as error:
-            error_console.print(f"[bold red]error:[/] {error.message}", highlight=False)
+            # Messages quote what was typed (names, reasons): plain text, never markup.
+            error_console.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False)
             if error.detail:
-                error_console.print(error.detail, highlight=False)
+                error_console.print(error.detail, highlight=False, markup=False)
             raise typer.Exit(2 if isinstance(error, InvalidInputError) else 1) from None
 
     return wrapper
@@ -52,9 +55,10 @@ def print_json(data: BaseModel | Sequence[BaseModel] | dict[str, Any] | list[Any
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Cells are plain text: a `[` in a name, reason or state is printed, never markup."""
     grid = Table(*columns, show_edge=False, header_style="bold")
     for row in rows:
-        grid.add_row(*("" if cell is None else str(cell) for cell in row))
+        grid.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
     console.print(grid)
 
 

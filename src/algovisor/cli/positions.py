@@ -1,4 +1,4 @@
-"""`algovisor positions ...`: what crashes left open, the trail, the broker's view, retention."""
+"""`algovisor positions ...`: what crashes left open, the trail, the broker, closing by hand."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from algovisor.cli.context import open_context
 from algovisor.cli.output import console, handle_errors, print_json, table, when
 from algovisor.errors import InvalidInputError
 from algovisor.services import positions as service
-from algovisor.services.views import PositionView
+from algovisor.services.views import CrashedPositionView, PositionView
 
 app = typer.Typer(
-    help="Strategies' positions: crashes, the event trail, the broker, retention.",
+    help="Strategies' positions: crashes, the event trail, the broker, closing by hand, retention.",
     no_args_is_help=True,
 )
 
@@ -42,7 +44,7 @@ def crashed(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """Positions a crash affected: what was open, its stop and state, the crash, the verdict."""
+    """Positions a crash affected, as the crash left them: quantity, stop, state; status now."""
     rows = service.crashed(
         open_context(typer_context),
         strategy,
@@ -56,15 +58,16 @@ def crashed(
         console.print("no crashed positions in that range")
         return
     # One heading per crash, then what it left open: the symbol must never be cut.
-    by_crash: dict[tuple[int, datetime], list[Any]] = {}
+    by_crash: dict[tuple[int, datetime], list[CrashedPositionView]] = {}
     for row in rows:
         by_crash.setdefault((row.crash.session_id, row.crash.at), []).append(row)
     for (session_id, at), affected in by_crash.items():
         crash = affected[0].crash
         run = f", run {crash.run_id}" if crash.run_id else ""
         console.print(
-            f"[bold]{crash.strategy}[/bold] crashed {when(at)} (session {session_id}{run}): "
-            f"{crash.reason or 'no reason recorded'}",
+            f"[bold]{escape(crash.strategy)}[/bold] crashed {when(at)} "
+            f"(session {session_id}{escape(run)}): "
+            f"{escape(crash.reason or 'no reason recorded')}",
             highlight=False,
         )
         grid = Table(show_edge=False, header_style="bold")
@@ -75,21 +78,20 @@ def crashed(
         grid.add_column("state")
         grid.add_column("now")
         for row in affected:
-            position = row.position
+            position = row.position  # as the crash left it
             entered = when(position.entry_time)
             if entered[:10] == when(at)[:10]:
                 entered = entered[11:19]  # the crash's day: the time says it
-            grid.add_row(
+            cells = (
                 str(position.id),
                 f"{position.side} {position.quantity} {_symbol(position)}",
                 f"{position.entry_price:g} at {entered}",
                 _price(position.stop_price),
                 _state(position.state),
-                ", ".join(filter(None, (position.status, position.broker_verdict))),
+                ", ".join(filter(None, (row.now, position.broker_verdict))),
             )
+            grid.add_row(*(Text(cell) for cell in cells))  # plain text, never markup
         console.print(grid)
-    if not rows:
-        console.print("no crashed positions in that range", highlight=False)
 
 
 @app.command("list")
@@ -194,10 +196,9 @@ def show(typer_context: typer.Context, position_id: PositionId, as_json: Json = 
     for crash in view.crashes:
         kind = f" ({crash.exception_type})" if crash.exception_type else ""
         console.print(
-            f"\n[bold]crash[/] of session {crash.session_id} at {when(crash.at)}{kind}: "
-            f"{crash.reason}",
+            f"\n[bold]crash[/] of session {crash.session_id} at {when(crash.at)}"
+            f"{escape(kind)}: {escape(crash.reason or 'no reason recorded')}",
             highlight=False,
-            markup=True,
         )
         if crash.traceback:
             console.print(crash.traceback.rstrip(), highlight=False, markup=False)
@@ -233,27 +234,48 @@ def reconcile(typer_context: typer.Context, as_json: Json = False) -> None:
     for problem in dict.fromkeys(
         f"{finding.broker}: {finding.problem}" for finding in findings if finding.problem
     ):
-        console.print(
-            f"[yellow]unknown[/] {problem}; not read as flat", highlight=False, markup=True
-        )
+        console.print(f"[yellow]unknown[/] {escape(problem)}; not read as flat", highlight=False)
 
 
-@app.command("recovered")
+@app.command("close")
 @handle_errors
-def recovered(
+def close(
     typer_context: typer.Context,
     position_id: PositionId,
-    notes: Annotated[
-        str | None, typer.Option("--notes", help="what was done, for the trail")
+    price: Annotated[
+        float, typer.Option("--price", help="the price it was closed at, at the broker")
+    ],
+    quantity: Annotated[
+        int | None, typer.Option("--quantity", "-q", help="units closed (default: all open)")
     ] = None,
+    reason: Annotated[
+        str, typer.Option("--reason", help="for the trail, e.g. 'closed at the broker by hand'")
+    ] = service.DEFAULT_CLOSE_REASON,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
     as_json: Json = False,
 ) -> None:
-    """Mark a crashed position recovered (taken over by hand, or closed at the broker)."""
-    result = service.mark_recovered(open_context(typer_context), position_id, notes)
+    """Record a position closed by hand at the broker (all of it, or --quantity).
+
+    Only algovisor's records change: no order is sent. The strategy's next
+    recover() no longer resumes it. Refused while a live session holds it.
+    """
+    service.check_close(position_id, price, reason, quantity)  # refused before asking
+    ctx = open_context(typer_context)
+    position = service.show(ctx, position_id).position
+    part = "" if quantity is None else f"{quantity} of "
+    if not yes and not typer.confirm(
+        f"Record {part}position {position_id} ({position.side} {position.quantity} "
+        f"{_symbol(position)}, {position.status}) as closed at {price:g}? "
+        "No order is sent: close it at the broker yourself.",
+        err=True,
+    ):
+        console.print("nothing recorded", highlight=False)
+        raise typer.Exit(1)
+    result = service.close_position(ctx, position_id, price, reason, quantity)
     if as_json:
         print_json(result)
         return
-    console.print(result.message, highlight=False)
+    console.print(result.message, highlight=False, markup=False)
 
 
 @app.command("purge")

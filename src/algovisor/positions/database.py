@@ -29,7 +29,7 @@ from algovisor.errors import InvalidInputError, UnavailableError
 BUSY_TIMEOUT_MS = 5000
 RETRY_DEADLINE_SECS = 15.0  # a briefly locked database is waited out, up to this long
 T = TypeVar("T")
-_NAMED = re.compile(r"(?<!:):([a-z_]+)")
+_NAMED = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
 
 class StoreUnavailableError(UnavailableError):
@@ -221,8 +221,6 @@ class Connection:
         try:
             dialect.begin(cursor.raw, read_only=read_only)
             result = work(cursor)
-            dialect.commit(connection)
-            return result
         except BaseException as error:
             self._abandon(connection, error)
             if dialect.is_transient(error):
@@ -234,6 +232,17 @@ class Connection:
             raise
         finally:
             cursor.raw.close()
+        try:
+            dialect.commit(connection)
+        except Exception as error:
+            # Never retried: a commit whose answer was lost may have landed, and
+            # running an entry or a partial exit again would count it twice.
+            self._abandon(connection, error)
+            raise StoreUnavailableError(
+                f"{self._describe} did not confirm the commit: {error}",
+                detail="It may or may not have been written; check before repeating it.",
+            ) from error
+        return result
 
     def _abandon(self, connection: Any, error: BaseException) -> None:
         try:

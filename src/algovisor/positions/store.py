@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from algovisor.errors import ConflictError, NotFoundError
@@ -23,7 +23,6 @@ from algovisor.positions.validation import Entry, PositionInputError, Side
 
 OPEN_STATUSES = ("ACTIVE", "CRASHED", "RECOVERED")
 STATUSES = (*OPEN_STATUSES, "CLOSED")
-_OPEN = "('ACTIVE', 'CRASHED', 'RECOVERED')"
 
 
 class PositionNotFoundError(NotFoundError):
@@ -32,6 +31,14 @@ class PositionNotFoundError(NotFoundError):
 
 class PositionHeldError(ConflictError):
     """Another live session, or another strategy, holds the position."""
+
+
+class SessionNotActiveError(ConflictError):
+    """The session has crashed or ended; it takes no new positions."""
+
+
+class DuplicateOrderError(ConflictError):
+    """That client order id was already used."""
 
 
 class PositionClosedError(ConflictError):
@@ -199,11 +206,15 @@ class PositionStore:
                 "SELECT id, strategy_id, strategy_name, broker, :symbol, :exchange, "
                 ":product, :side, :quantity, :quantity, :entry_price, :now, :stop_price, "
                 ":target_price, :leg, :state, :entry_order_id, :client_order_id, 'ACTIVE', 0, "
-                ":now, 0 FROM strategy_sessions WHERE id = :session_id RETURNING id",
+                ":now, 0 FROM strategy_sessions WHERE id = :session_id AND status = 'ACTIVE' "
+                "RETURNING id",
                 row,
             ).one()
             if found is None:
-                raise PositionNotFoundError(f"no session has id {session_id}")
+                # A crashed or ended session holds nothing new: the sweep would miss it.
+                raise SessionNotActiveError(
+                    f"session {session_id} is not active (crashed or ended); nothing was written"
+                )
             position_id = int(found[0])
             _event(
                 cursor,
@@ -242,17 +253,30 @@ class PositionStore:
         def work(cursor: Cursor) -> tuple[int, float]:
             row = cursor.execute(
                 self._locking(
-                    "SELECT status, quantity, initial_quantity, side, entry_price, "
-                    "exit_price, realized_pnl FROM strategy_positions WHERE id = :id"
+                    "SELECT p.status, p.quantity, p.initial_quantity, p.side, p.entry_price, "
+                    "p.exit_price, p.realized_pnl, p.session_id, s.status, s.pid, s.hostname, "
+                    "p.strategy_name FROM strategy_positions p "
+                    "JOIN strategy_sessions s ON s.id = p.session_id WHERE p.id = :id"
                 ),
                 {"id": position_id},
             ).one()
             if row is None:
                 raise PositionNotFoundError(f"no position has id {position_id}")
-            status, open_quantity, initial, side, entry_price, average_exit, realized = row
+            status, open_quantity, initial, side, entry_price, average_exit, realized = row[:7]
             if status == "CLOSED":
                 raise PositionClosedError(
                     f"position {position_id} is already closed; nothing was written"
+                )
+            owner, owner_status, pid, host, strategy = row[7:]
+            if session_id is not None and owner != session_id:
+                raise PositionHeldError(
+                    f"position {position_id} is not held by this session; resume it with "
+                    "mark_position_recovered() first"
+                )
+            if session_id is None and owner_status == "ACTIVE":
+                raise PositionHeldError(
+                    f"position {position_id} is held by a live session ({owner}, strategy "
+                    f"{strategy!r}, pid {pid} on {host}); stop it first, or let it exit"
                 )
             closing = open_quantity if quantity is None else quantity
             if closing > open_quantity:
@@ -315,8 +339,8 @@ class PositionStore:
         A batch entry whose `stop_price` differs from its `stop_from` (the stop it
         replaced) also gets a STOP_MOVED event.
 
-        Returns the updates not written because their state is not JSON (the
-        caller tells the strategy); everything else is written.
+        Returns the positions whose state could not be written (not JSON; the
+        caller tells the strategy); their other fields are written all the same.
         """
         now = self._stamp()
         rows = []
@@ -325,8 +349,8 @@ class PositionStore:
             try:
                 state = _json(fields["state"]) if "state" in fields else None
             except PositionInputError as error:
-                rejected[position_id] = error
-                continue
+                rejected[position_id] = error  # its prices and stop are still written
+                state = None
             rows.append(
                 {
                     "id": position_id,
@@ -348,7 +372,6 @@ class PositionStore:
             for position_id, fields in batch.items()
             if fields.get("stop_price") is not None
             and fields.get("stop_price") != fields.get("stop_from")
-            and position_id not in rejected
         ]
 
         def work(cursor: Cursor) -> None:
@@ -371,30 +394,35 @@ class PositionStore:
         return self._db.run(lambda cursor: _crash(cursor, session_id, crash, now))
 
     def sweep_crashed(
-        self, hostname: str, is_alive: Callable[[int], bool]
+        self, hostname: str, is_alive: Callable[[int, datetime], bool]
     ) -> list[tuple[int, int]]:
         """Mark every ACTIVE session whose process is gone; returns (session, positions) pairs.
 
         A session of a run is gone once its run has ended (or its record was
         deleted with its strategy); a standalone session on `hostname` once
-        `is_alive(pid)` says so. Sessions of other hosts' standalone processes
-        are theirs to judge.
+        `is_alive(pid, session_started_at)` says so. Sessions of other hosts'
+        standalone processes are theirs to judge.
         """
         candidates = self._db.run(
             lambda cursor: cursor.execute(
-                "SELECT s.id, s.run_id, s.hostname, s.pid, r.status, r.exception_message "
-                "FROM strategy_sessions s LEFT JOIN runs r ON r.id = s.run_id "
-                "WHERE s.status = 'ACTIVE'"
+                "SELECT s.id, s.run_id, s.hostname, s.pid, s.started_at, r.status, "
+                "r.exception_message FROM strategy_sessions s "
+                "LEFT JOIN runs r ON r.id = s.run_id WHERE s.status = 'ACTIVE'"
             ).all(),
             read_only=True,  # every tick: SQLite's write lock only when there is a crash
         )
+        read_timestamp = self._db.dialect.read_timestamp
         crashes = []
-        for session_id, run_id, host, pid, run_status, ended in candidates:
+        for session_id, run_id, host, pid, started, run_status, ended in candidates:
             if run_id is not None and run_status is None:
                 reason = "its run's record is gone (the strategy was deleted)"
             elif run_id is not None and run_status == "ended":
                 reason = f"the run ended without ending its session: {ended or 'no record'}"
-            elif run_id is None and host == hostname and not is_alive(pid):
+            elif (
+                run_id is None
+                and host == hostname
+                and not is_alive(pid, read_timestamp(started) or datetime.now(UTC))
+            ):
                 reason = f"process {pid} ended without ending its session"
             else:
                 continue
@@ -418,8 +446,11 @@ class PositionStore:
     def open_positions(
         self, strategy_name: str | None = None, *, statuses: tuple[str, ...] = OPEN_STATUSES
     ) -> list[PositionRecord]:
-        where = [f"p.status IN ({', '.join(repr(status) for status in statuses)})"]
-        parameters: dict[str, Any] = {}
+        unknown = set(statuses) - set(STATUSES)
+        if unknown:
+            raise PositionInputError(f"unknown position status {sorted(unknown)}")
+        parameters: dict[str, Any] = {f"status_{i}": status for i, status in enumerate(statuses)}
+        where = [f"p.status IN ({', '.join(':' + name for name in parameters)})"]
         if strategy_name is not None:
             where.append("p.strategy_name = :strategy")
             parameters["strategy"] = strategy_name
@@ -428,7 +459,7 @@ class PositionStore:
     def resumable(self, strategy_name: str, session_id: int | None) -> list[PositionRecord]:
         """Open positions of the strategy that no live session holds."""
         return self._positions(
-            f"p.strategy_name = :strategy AND p.status IN {_OPEN} AND p.session_id <> :session "
+            "p.strategy_name = :strategy AND p.status <> 'CLOSED' AND p.session_id <> :session "
             "AND s.status <> 'ACTIVE'",
             {"strategy": strategy_name, "session": -1 if session_id is None else session_id},
         )
@@ -576,7 +607,7 @@ class PositionStore:
             if cursor.execute(
                 "SELECT 1 FROM order_intents WHERE client_order_id = :client_order_id", row
             ).one():
-                raise PositionInputError(
+                raise DuplicateOrderError(
                     f"client order id {client_order_id!r} was already used; give each order "
                     "its own (or leave it out to get one)"
                 )
@@ -730,14 +761,13 @@ def _crash(cursor: Cursor, session_id: int, crash: Crash, now: Any) -> int | Non
     ).rowcount
     if not marked:
         return None
-    positions = [
-        row[0]
-        for row in cursor.execute(
-            "SELECT id FROM strategy_positions WHERE session_id = :id "
-            "AND status IN ('ACTIVE', 'RECOVERED')",
-            {"id": session_id},
-        ).all()
-    ]
+    # What was open at the crash, kept on its CRASH event: the report must say
+    # so even after the position is resumed, trailed further and closed.
+    snapshots = cursor.execute(
+        "SELECT id, status, side, quantity, stop_price, target_price, current_price, state "
+        "FROM strategy_positions WHERE session_id = :id AND status IN ('ACTIVE', 'RECOVERED')",
+        {"id": session_id},
+    ).all()
     cursor.execute(
         "UPDATE strategy_positions SET status = 'CRASHED', crashed_at = :now, "
         "crash_reason = :reason WHERE session_id = :id AND status IN ('ACTIVE', 'RECOVERED')",
@@ -748,7 +778,6 @@ def _crash(cursor: Cursor, session_id: int, crash: Crash, now: Any) -> int | Non
         "WHERE session_id = :id AND status = 'PENDING'",
         {"id": session_id},
     )
-    details = _json({"reason": crash.reason, "exception_type": crash.exception_type})
     cursor.executemany(
         _INSERT_EVENT,
         [
@@ -757,12 +786,24 @@ def _crash(cursor: Cursor, session_id: int, crash: Crash, now: Any) -> int | Non
                 "session_id": session_id,
                 "kind": "CRASH",
                 "at": now,
-                "details": details,
+                "details": _json(
+                    {
+                        "reason": crash.reason,
+                        "exception_type": crash.exception_type,
+                        "status_before": status,
+                        "side": side,
+                        "quantity": quantity,
+                        "stop_price": stop,
+                        "target_price": target,
+                        "current_price": current,
+                        "state": cursor.dialect.read_json(state),
+                    }
+                ),
             }
-            for position_id in positions
+            for position_id, status, side, quantity, stop, target, current, state in snapshots
         ],
     )
-    return len(positions)
+    return len(snapshots)
 
 
 def _first(cursor: Cursor) -> int:

@@ -117,11 +117,12 @@ class BatchWriter:
     def _write_pending(self) -> Exception | None:
         """Write the pending batch; on failure keep it, record why, and return the error."""
         with self._flush_lock:
-            batch = self._pending.take()
-            if not batch:
-                return None
             started = self._monotonic()
+            batch: Batch = {}
             try:
+                batch = self._pending.take()  # inside: a signal landing here loses nothing
+                if not batch:
+                    return None
                 self._write(batch)
             except Exception as error:  # noqa: BLE001 (any failure: kept, retried, surfaced)
                 self._pending.give_back(batch)

@@ -7,6 +7,8 @@ must see at once (an exception at the call), not a row that breaks recovery late
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -15,6 +17,7 @@ from algovisor.errors import InvalidInputError
 
 # OpenAlgo's products: intraday, carry-forward derivatives, delivery.
 PRODUCTS = ("MIS", "NRML", "CNC")
+MAX_INTEGER = 2**31 - 1  # the largest INTEGER on PostgreSQL: quantities and ids
 
 
 class PositionInputError(InvalidInputError):
@@ -89,19 +92,45 @@ def check_entry(
 
 
 def check_quantity(quantity: object) -> int:
-    """A positive whole number of units (shares, or lots times lot size)."""
-    if isinstance(quantity, bool) or not isinstance(quantity, int | float):
+    """A positive whole number of units (shares, or lots times lot size); numpy's too."""
+    if isinstance(quantity, bool) or not isinstance(quantity, numbers.Real):
         raise PositionInputError(f"quantity must be a whole number, not {quantity!r}")
-    if isinstance(quantity, float) and not quantity.is_integer():
+    if isinstance(quantity, numbers.Integral):
+        whole = operator.index(quantity)
+    elif float(quantity).is_integer():
+        whole = int(float(quantity))
+    else:
         raise PositionInputError(f"quantity must be a whole number, not {quantity!r}")
-    if quantity <= 0:
+    if whole <= 0:
         raise PositionInputError(f"quantity must be above zero, not {quantity!r}")
-    return int(quantity)
+    if whole > MAX_INTEGER:
+        raise PositionInputError(f"quantity must be at most {MAX_INTEGER}, not {quantity!r}")
+    return whole
+
+
+def check_id(value: object, what: str = "position id") -> int:
+    """A row id: a whole number the database can hold."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise PositionInputError(f"{what} must be a whole number, not {value!r}")
+    whole = operator.index(value)
+    if not 0 < whole <= MAX_INTEGER:
+        raise PositionInputError(f"{what} must be between 1 and {MAX_INTEGER}, not {value!r}")
+    return whole
+
+
+def check_text(value: object, what: str, max_length: int) -> str | None:
+    """Optional free text (a leg, a label): stripped, 1 to `max_length` characters."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text or len(text) > max_length:
+        raise PositionInputError(f"{what} must be 1-{max_length} characters, not {value!r}")
+    return text
 
 
 def check_price(value: object, what: str) -> float:
     """A finite price above zero."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise PositionInputError(f"{what} must be a number, not {value!r}")
     price = float(value)
     if not math.isfinite(price) or price <= 0:

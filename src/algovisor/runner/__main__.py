@@ -175,6 +175,8 @@ def main(argv: list[str]) -> int:
         code = 0
     except SystemExit as error:
         code = _exit_code(error)
+        if code != 0 and not terminator.received:  # sys.exit(1) after an error: a crash
+            _mark_positions_crashed(error, f"the script exited with code {code}\n")
     except BaseException as error:  # noqa: BLE001 - every way a script can end is recorded
         record = _record_exception(error, script)
         _mark_positions_crashed(error, str(record["traceback"]))
@@ -193,7 +195,8 @@ def main(argv: list[str]) -> int:
         except (OSError, ValueError):
             pass
     write_atomically(os.path.join(run_dir, EXIT_RECORD), json.dumps(record).encode())
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # SIGTERM stays ignored through atexit: the positions SDK flushes and ends its
+    # session there, and a second stop signal must not turn that into a crash.
     return code
 
 

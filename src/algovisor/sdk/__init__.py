@@ -6,22 +6,26 @@ process pays for what it imports.
 
 from algovisor.positions.database import StoreUnavailableError
 from algovisor.positions.store import (
+    DuplicateOrderError,
     PositionClosedError,
     PositionHeldError,
     PositionNotFoundError,
     PositionRecord,
+    SessionNotActiveError,
 )
 from algovisor.positions.updates import WriterStalledError
 from algovisor.positions.validation import PositionInputError
 from algovisor.sdk.manager import PositionPersistenceManager
 
 __all__ = [
+    "DuplicateOrderError",
     "PositionClosedError",
     "PositionHeldError",
     "PositionInputError",
     "PositionNotFoundError",
     "PositionPersistenceManager",
     "PositionRecord",
+    "SessionNotActiveError",
     "StoreUnavailableError",
     "WriterStalledError",
 ]

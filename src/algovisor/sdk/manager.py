@@ -35,9 +35,9 @@ from algovisor.brokers.protocol import PositionBook
 from algovisor.positions.database import (
     Connection,
     Dialect,
-    StoreUnavailableError,
     default_database_url,
 )
+from algovisor.positions.liveness import process_alive
 from algovisor.positions.store import (
     Crash,
     PositionClosedError,
@@ -50,9 +50,11 @@ from algovisor.positions.updates import BatchWriter, Fields, PendingUpdates
 from algovisor.positions.validation import (
     PositionInputError,
     check_entry,
+    check_id,
     check_optional_price,
     check_price,
     check_quantity,
+    check_text,
 )
 from algovisor.positions.verify import DEFAULT_BROKER_TIMEOUT_SECS, check_against_broker
 
@@ -119,8 +121,8 @@ class PositionPersistenceManager:
         self._session_id: int | None = None
         self._held: dict[int, _Held] = {}  # open positions of this session
         self._rejected: dict[int, PositionInputError] = {}
-        self._crashed = False
         self._closed = False
+        self._session_lock = threading.Lock()
         self._writer.start()
         _live.append(self)
         atexit.register(self._at_exit)
@@ -135,27 +137,26 @@ class PositionPersistenceManager:
     def start_session(self, label: str | None = None) -> int:
         """Open this process's session (done for you by the first write); returns its id."""
         self._usable()
-        if self._session_id is None:
-            self._session_id = self._store.open_session(
-                strategy_id=self._strategy_id,
-                strategy_name=self.strategy_name,
-                run_id=self.run_id,
-                broker=self.broker,
-                label=label,
-                hostname=socket.gethostname(),
-                pid=os.getpid(),
-            )
-        return self._session_id
+        with self._session_lock:  # two threads' first writes must share one session
+            if self._session_id is None:
+                self._session_id = self._store.open_session(
+                    strategy_id=self._strategy_id,
+                    strategy_name=self.strategy_name,
+                    run_id=self.run_id,
+                    broker=self.broker,
+                    label=check_text(label, "label", 128),
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                )
+            return self._session_id
 
     def end_session(self) -> None:
         """Flush pending updates and end the session cleanly; open positions stay open."""
-        if self._session_id is None or self._crashed:
-            self._writer.flush()
-            return
         self._writer.flush()
-        self._store.end_session(self._session_id)
-        self._session_id = None
-        self._held.clear()
+        if self._session_id is not None:
+            self._store.end_session(self._session_id)
+            self._session_id = None
+            self._held.clear()
 
     def __enter__(self) -> PositionPersistenceManager:
         self.start_session()
@@ -167,10 +168,14 @@ class PositionPersistenceManager:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if error is not None and not isinstance(error, SystemExit | GeneratorExit):
-            self.handle_crash(
-                error, traceback="".join(traceback_module.format_exception(kind, error, trace))
-            )
+        if error is not None and _is_crash(error):
+            try:
+                self.handle_crash(
+                    error, traceback="".join(traceback_module.format_exception(kind, error, trace))
+                )
+            except Exception as failure:  # noqa: BLE001 - the strategy's own error goes on
+                # The session stays ACTIVE: the host marks it when the run ends.
+                print(f"algovisor: could not mark the crash: {failure}", file=sys.stderr)
         self.close()
 
     def close(self) -> None:
@@ -179,7 +184,7 @@ class PositionPersistenceManager:
             return
         try:
             self._writer.stop()
-            if not self._crashed and self._session_id is not None:
+            if self._session_id is not None:
                 self._store.end_session(self._session_id)
                 self._session_id = None
         finally:
@@ -222,13 +227,14 @@ class PositionPersistenceManager:
             if not isinstance(state, Mapping):
                 raise PositionInputError(f"state must be a dict, not {type(state).__name__}")
             check_state(state)  # before the session is opened: a refused entry writes nothing
-        order_id = _optional_text(entry_order_id, "entry_order_id")
-        client_id = _optional_text(client_order_id, "client_order_id")
-        session_id = self.start_session()
+        order_id = check_text(entry_order_id, "entry_order_id", 64)
+        client_id = check_text(client_order_id, "client_order_id", 64)
+        leg_name = check_text(leg, "leg", 64)
+        session_id = self.start_session()  # after every check: a refused entry writes nothing
         position_id = self._store.insert_entry(
             session_id,
             entry,
-            leg=leg,
+            leg=leg_name,
             state=state,
             entry_order_id=order_id,
             client_order_id=client_id,
@@ -248,6 +254,7 @@ class PositionPersistenceManager:
     ) -> int:
         """Record an exit (all, or `quantity` of it) in one commit; returns what stays open."""
         self._usable()
+        position_id = check_id(position_id)
         price = check_price(exit_price, "exit price")
         closing = None if quantity is None else check_quantity(quantity)
         if pnl is not None and (
@@ -263,9 +270,11 @@ class PositionPersistenceManager:
             quantity=closing,
             exit_price=price,
             exit_reason=reason[:128],
-            exit_order_id=_optional_text(exit_order_id, "exit_order_id"),
+            exit_order_id=check_text(exit_order_id, "exit_order_id", 64),
             pnl=pnl,
-            session_id=self._session_id,
+            # 0 is no session's id: without one of its own this manager holds nothing
+            # (None would be the operator's exit).
+            session_id=self._session_id or 0,
         )
         if remaining == 0:
             self._held.pop(position_id, None)
@@ -307,7 +316,8 @@ class PositionPersistenceManager:
             # The whole merged state is written: a key set earlier is never lost.
             held.state = fields["state"] = {**held.state, **state}
         if fields:
-            self._pending.put(position_id, fields)
+            # int(): a numpy id finds its position, but sqlite3 would store it as a blob.
+            self._pending.put(int(position_id), fields)
         if force_immediate:
             self._writer.flush()
             if self._rejected:
@@ -322,31 +332,43 @@ class PositionPersistenceManager:
     def handle_crash(
         self, error: BaseException | None, reason: str | None = None, traceback: str | None = None
     ) -> int:
-        """Mark this session and its open positions CRASHED; returns how many were marked."""
-        if self._session_id is None or self._crashed:
+        """Mark this session and its open positions CRASHED; returns how many were marked.
+
+        The manager then holds nothing: a later write opens a new session, and the
+        crashed positions are resumed from it with `recover()`.
+        """
+        session_id = self._session_id
+        if session_id is None:
             return 0
         try:
             self._writer.flush()
         except Exception as flush_error:  # noqa: BLE001 - still mark the crash
-            print(f"algovisor: pending position updates lost: {flush_error}", file=sys.stderr)
+            print(
+                f"algovisor: position updates not written before the crash mark: {flush_error}",
+                file=sys.stderr,
+            )
+        # Let go first: should the mark fail, close() must not end this session
+        # cleanly; it stays ACTIVE, and the host marks it when the run ends.
+        self._session_id = None
+        self._held.clear()
         description = reason or (
             f"{type(error).__name__}: {error}" if error is not None else "crash reported"
         )
         if traceback is None and error is not None and error.__traceback__ is not None:
             traceback = "".join(traceback_module.format_exception(error))
         marked = self._store.crash_session(
-            self._session_id,
+            session_id,
             Crash(
                 description[:2000],
                 type(error).__name__ if error is not None else None,
                 traceback,
             ),
         )
-        self._crashed = True
         return marked or 0
 
     def get_crashed_positions(self, strategy: str | None = None) -> list[PositionRecord]:
         """Positions marked CRASHED and still open, of one strategy or of all."""
+        self._mark_dead_sessions()
         return self._store.open_positions(strategy, statuses=("CRASHED",))
 
     def recover(
@@ -362,6 +384,7 @@ class PositionPersistenceManager:
         could not be asked). Call `mark_position_recovered` for each you resume.
         """
         self._usable()
+        self._mark_dead_sessions()
         positions = self._store.resumable(self.strategy_name, self._session_id)
         if broker is None or not positions:
             return positions
@@ -382,8 +405,10 @@ class PositionPersistenceManager:
 
     def mark_position_recovered(self, position_id: int, notes: str | None = None) -> None:
         """Resume a position: it becomes RECOVERED and this session's, so updates apply again."""
+        position_id = check_id(position_id)
+        text = check_text(notes, "notes", 2000)
         session_id = self.start_session()
-        self._store.mark_recovered(position_id, session_id=session_id, notes=notes)
+        self._store.mark_recovered(position_id, session_id=session_id, notes=text)
         record = self._store.position(position_id)
         self._held[position_id] = _Held(record.stop_price, record.state)
 
@@ -406,8 +431,13 @@ class PositionPersistenceManager:
         word = str(action).strip().upper()
         if word not in ("BUY", "SELL"):
             raise PositionInputError(f"action must be BUY or SELL, not {action!r}")
-        check_optional_price(price, "price")
-        identifier = _optional_text(client_order_id, "client_order_id") or os.urandom(8).hex()
+        limit = check_optional_price(price, "price")
+        if position_id is not None:
+            position_id = check_id(position_id)
+            if position_id not in self._held:
+                raise self._not_held(position_id)
+        identifier = check_text(client_order_id, "client_order_id", 64) or os.urandom(8).hex()
+        reason = check_text(purpose, "purpose", 64)
         self._store.record_intent(
             self.start_session(),
             client_order_id=identifier,
@@ -415,9 +445,9 @@ class PositionPersistenceManager:
             exchange=entry.exchange,
             action=word,
             quantity=entry.quantity,
-            price=price,
+            price=limit,
             position_id=position_id,
-            purpose=_optional_text(purpose, "purpose"),
+            purpose=reason,
         )
         return identifier
 
@@ -433,7 +463,7 @@ class PositionPersistenceManager:
         self._usable()
         self._store.confirm_intent(
             client_order_id,
-            broker_order_id=_optional_text(broker_order_id, "broker_order_id"),
+            broker_order_id=check_text(broker_order_id, "broker_order_id", 64),
             accepted=accepted,
             message=message,
         )
@@ -450,6 +480,10 @@ class PositionPersistenceManager:
                 if held is not None:
                     held.state = _storable(held.state)
             self._rejected.update(rejected)
+
+    def _mark_dead_sessions(self) -> None:
+        """Sessions of processes that died with no host watching (standalone, kill -9)."""
+        self._store.sweep_crashed(socket.gethostname(), process_alive)
 
     def _usable(self) -> None:
         if self._closed:
@@ -484,6 +518,15 @@ class _Held:
     def __init__(self, stop_price: float | None, state: dict[str, Any]) -> None:
         self.stop_price = stop_price
         self.state = state
+
+
+def _is_crash(error: BaseException) -> bool:
+    """An exception, or an exit with a failure code; not a clean or SIGTERM exit."""
+    if isinstance(error, GeneratorExit):
+        return False
+    if isinstance(error, SystemExit):
+        return error.code not in (None, 0, _TERMINATED)
+    return True
 
 
 def mark_crashed_everywhere(error: BaseException, traceback: str | None) -> None:
@@ -536,29 +579,22 @@ def _storable(state: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _optional_text(value: object, what: str) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text or len(text) > 64:
-        raise PositionInputError(f"{what} must be 1-64 characters, not {value!r}")
-    return text
-
-
 def _ensure_schema(url: str, dialect: Dialect) -> None:
     """Standalone on a fresh database: create the tables (the host and CLI do this otherwise)."""
+    # Asked of the catalog on a working connection: an unreachable database is an
+    # error to report (StoreUnavailableError), never a reason to migrate.
+    query = (
+        "SELECT to_regclass('order_intents') IS NOT NULL"
+        if dialect.name == "postgresql"
+        else "SELECT COUNT(*) > 0 FROM sqlite_master "
+        "WHERE type = 'table' AND name = 'order_intents'"
+    )
     connection = Connection(dialect)
     try:
-        connection.run(lambda cursor: cursor.execute("SELECT 1 FROM order_intents WHERE 1 = 0"))
-    except StoreUnavailableError as error:
-        if "no such table" not in str(error) and "does not exist" not in str(error):
-            raise
-        missing = True
-    else:
-        missing = False
+        row = connection.run(lambda cursor: cursor.execute(query).one(), read_only=True)
     finally:
         connection.close()
-    if missing:
+    if not (row and row[0]):
         from algovisor.db.engine import make_engine
         from algovisor.db.migrate import upgrade
 

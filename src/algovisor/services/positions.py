@@ -1,9 +1,9 @@
 """Operator tools for strategies' positions: crashes, lists, the event trail, the broker, retention.
 
-    crashed        positions a crash affected in a time range (whatever they are now)
+    crashed        positions a crash affected in a time range, as the crash left them
     list / show    positions by status and strategy; one with its trail and order intents
     reconcile      every open position checked against its broker's account
-    mark_recovered an operator takes a crashed position over by hand
+    close_position an operator records an exit by hand (closed at the broker)
     purge          retention: closed positions (and spent sessions) before a date
 
 Reads go through SQLAlchemy; writes through the positions store (the SDK's own
@@ -29,6 +29,7 @@ from algovisor.db.models import (
 from algovisor.errors import InvalidInputError
 from algovisor.positions.reconcile import Finding
 from algovisor.positions.store import STATUSES, PositionNotFoundError
+from algovisor.positions.validation import check_price, check_quantity
 from algovisor.positions.verify import DEFAULT_BROKER_TIMEOUT_SECS, check_against_broker
 from algovisor.schedule.calendar import INDIA
 from algovisor.services.context import ServiceContext
@@ -37,7 +38,7 @@ from algovisor.services.views import (
     CrashedPositionView,
     CrashView,
     OrderIntentView,
-    PositionActionView,
+    PositionCloseView,
     PositionDetailView,
     PositionEventView,
     PositionSessionView,
@@ -47,6 +48,11 @@ from algovisor.services.views import (
 )
 
 PositionBooks = Callable[[str], PositionBook | None]
+
+DEFAULT_CLOSE_REASON = "closed by hand"
+MAX_REASON_CHARS = 128  # strategy_positions.exit_reason
+# What a CRASH event's details hold of the position as it was (older crashes lack them).
+_SNAPSHOT = ("side", "quantity", "stop_price", "target_price", "current_price", "state")
 
 
 def no_adapters(broker: str) -> PositionBook | None:
@@ -98,9 +104,11 @@ def crashed(
 
     Every crash is on the trail (a CRASH event of the session that crashed), so a
     position that crashed, was resumed and crashed again is found by either
-    crash, with that crash's session, reason and exception. The position itself
-    is shown as stored now: its stop and state are the last flushed, and its
-    status may since have become RECOVERED or CLOSED.
+    crash, with that crash's session, reason and exception. The position is
+    shown as that crash left it: its quantity, stop, target, last price and
+    state from the crash's snapshot (the last flushed before the crash), even
+    when it was resumed, trailed further and closed since; `now` is its status
+    now.
     """
     since = _aware(since, "since")
     until = _aware(until, "until")
@@ -126,11 +134,30 @@ def crashed(
     with ctx.reading() as session:
         return [
             CrashedPositionView(
-                position=_position_view(position, run_id),
+                position=_at_crash(_position_view(position, run_id), event),
                 crash=_crash_view(event, crash_session, position, with_traceback=False),
+                now=position.status,
             )
             for event, crash_session, position, run_id in session.execute(query).all()
         ]
+
+
+def _at_crash(view: PositionView, event: PositionEventRow) -> PositionView:
+    """The position with its figures from a CRASH event's snapshot, where it has them."""
+    details = event.details or {}
+    figures: dict[str, Any] = {key: details[key] for key in _SNAPSHOT if key in details}
+    if "state" in figures:
+        figures["state"] = figures["state"] or {}
+    # Validated, not copied: the snapshot is JSON (a price may have been stored as 790).
+    return PositionView.model_validate(
+        {
+            **view.model_dump(),
+            **figures,
+            "status": "CRASHED",
+            "crashed_at": event.at,
+            "crash_reason": details.get("reason") or view.crash_reason,
+        }
+    )
 
 
 def list_positions(
@@ -246,26 +273,76 @@ def reconcile(
 # ----- writes ---------------------------------------------------------------------------
 
 
-def mark_recovered(
-    ctx: ServiceContext, position_id: int, notes: str | None = None
-) -> PositionActionView:
-    """An operator takes over a crashed (or abandoned) position: it becomes RECOVERED.
+def check_close(
+    position_id: int, exit_price: object, reason: str | None, quantity: object = None
+) -> tuple[float, str, int | None]:
+    """The exit as it will be recorded: (price, reason, quantity or None for all).
 
-    Refused for a closed position and for one a live session still holds.
+    Raises InvalidInputError (or PositionNotFoundError for an id no position can
+    have) before anything is written; the CLI checks before it asks.
     """
-    text = notes.strip() if notes else None
+    _check_id(position_id)
+    price = check_price(exit_price, "exit price")
+    text = (reason or "").strip()
+    if not text or len(text) > MAX_REASON_CHARS:
+        raise InvalidInputError(
+            f"the reason must be 1-{MAX_REASON_CHARS} characters, not {len(text)}",
+            detail="Say what happened, e.g. 'closed at the broker by hand'.",
+        )
+    return price, text, None if quantity is None else check_quantity(quantity)
+
+
+def close_position(
+    ctx: ServiceContext,
+    position_id: int,
+    exit_price: float,
+    reason: str,
+    quantity: int | None = None,
+) -> PositionCloseView:
+    """Record an exit the operator made by hand at the broker: all of it, or `quantity`.
+
+    Only algovisor's records change; no order is sent. The exit is written like
+    a strategy's (an EXIT, or PARTIAL_EXIT, event; P&L from the entry price), so
+    the strategy's next `recover()` no longer hands the position back. Refused
+    (ConflictError) while a live session holds the position (stop the strategy
+    first, or let it exit) and for a closed position, or an exit larger than
+    what is open.
+    """
+    price, text, closing = check_close(position_id, exit_price, reason, quantity)
     store = ctx.position_store()
     try:
-        changed = store.mark_recovered(position_id, session_id=None, notes=text or None)
+        remaining, pnl = store.record_exit(
+            position_id,
+            quantity=closing,
+            exit_price=price,
+            exit_reason=text,
+            exit_order_id=None,
+            pnl=None,
+            session_id=None,
+        )
     finally:
         store.close()
-    view = show(ctx, position_id).position
+    detail = show(ctx, position_id)
+    closed = closing
+    if closed is None:  # all that was open: the position is closed, so its EXIT is this one
+        closed = next(
+            (
+                int(event.details.get("quantity") or 0)
+                for event in reversed(detail.events)
+                if event.kind == "EXIT"
+            ),
+            0,
+        )
+    view = detail.position
     message = (
-        f"position {position_id} marked recovered"
-        if changed
-        else f"position {position_id} was already recovered"
+        f"position {position_id} closed: {closed} at {price:g} ({text}), P&L {pnl:+g}"
+        if remaining == 0
+        else f"position {position_id}: {closed} closed at {price:g} ({text}), P&L {pnl:+g}; "
+        f"{remaining} still open"
     )
-    return PositionActionView(position=view, changed=changed, message=message)
+    return PositionCloseView(
+        position=view, quantity=closed, remaining=remaining, price=price, pnl=pnl, message=message
+    )
 
 
 def purge(ctx: ServiceContext, before: date) -> PurgeView:
@@ -373,17 +450,24 @@ def _deleted(session: Session, statement: Any) -> int:
 
 
 def _position_row(session: Session, position_id: int) -> StrategyPositionRow:
-    row = (
-        session.get(StrategyPositionRow, position_id)
-        if 0 < position_id <= MAX_DATABASE_INT
-        else None
-    )
+    row = session.get(StrategyPositionRow, _check_id(position_id))
     if row is None:
-        raise PositionNotFoundError(
-            f"no position has id {position_id}",
-            detail="`algovisor positions list` shows the positions there are.",
-        )
+        raise _not_found(position_id)
     return row
+
+
+def _check_id(position_id: int) -> int:
+    """Ids fit the database's INTEGER; a larger one is no position's (never a database error)."""
+    if not 0 < position_id <= MAX_DATABASE_INT:
+        raise _not_found(position_id)
+    return position_id
+
+
+def _not_found(position_id: int) -> PositionNotFoundError:
+    return PositionNotFoundError(
+        f"no position has id {position_id}",
+        detail="`algovisor positions list` shows the positions there are.",
+    )
 
 
 def _position_view(row: StrategyPositionRow, run_id: str | None) -> PositionView:
@@ -438,6 +522,7 @@ def _crash_view(
         or (crashed.exception_type if crashed else None),
         has_traceback=bool(crashed and crashed.traceback),
         traceback=crashed.traceback if crashed and with_traceback else None,
+        status_before=details.get("status_before"),
     )
 
 

@@ -251,13 +251,23 @@ class CrashView(BaseModel):
     exception_type: str | None
     has_traceback: bool
     traceback: str | None = None  # filled in by `show` only
+    status_before: str | None = None  # ACTIVE or RECOVERED; None on crashes recorded without it
 
 
 class CrashedPositionView(BaseModel):
-    """A position a crash affected; `position` is as stored now (it may since be recovered)."""
+    """A position a crash affected, as the crash left it, and its status now.
+
+    `position` has the figures of that crash: side, quantity, stop, target, last
+    price and state as they were when it crashed (from the crash's snapshot;
+    crashes recorded without one fall back to the position as stored now), with
+    status CRASHED and that crash's time and reason. Its exit, P&L, holding
+    session and broker verdict are as stored now. `now` is its status now: it
+    may since have been resumed (RECOVERED, or ACTIVE again) or closed.
+    """
 
     position: PositionView
     crash: CrashView
+    now: str  # ACTIVE | CRASHED | RECOVERED | CLOSED
 
 
 class PositionSessionView(BaseModel):
@@ -309,9 +319,14 @@ class PositionDetailView(BaseModel):
     order_intents: list[OrderIntentView]
 
 
-class PositionActionView(BaseModel):
-    position: PositionView
-    changed: bool
+class PositionCloseView(BaseModel):
+    """An exit an operator recorded by hand (the position was closed at the broker)."""
+
+    position: PositionView  # as stored after the exit
+    quantity: int  # closed by this exit
+    remaining: int  # still open; 0 when the position is now CLOSED
+    price: float
+    pnl: float  # of this exit
     message: str
 
 

@@ -30,6 +30,7 @@ from algovisor.data_layout import DataLayout
 from algovisor.db.models import Run, Strategy, StrategyVersion
 from algovisor.db.queries import current_version
 from algovisor.errors import AlgovisorError
+from algovisor.positions.liveness import process_alive
 from algovisor.positions.store import PositionStore
 from algovisor.schedule.calendar import CalendarBook
 from algovisor.schedule.windows import window_close
@@ -237,11 +238,18 @@ class Reconciler:
         self._chores.apply_retention(self._live.values())
 
     def _mark_crashed_sessions(self) -> None:
-        """Positions sessions whose process is gone without ending them become CRASHED."""
-        # The SDK records the OS host name (ALGOVISOR_HOST_NAME may differ from it).
-        for session_id, positions in self._positions.sweep_crashed(
-            socket.gethostname(), psutil.pid_exists
-        ):
+        """Positions sessions whose process is gone without ending them become CRASHED.
+
+        Never lets a failure here stop recovery, spawning or retention: it is
+        logged and tried again on the next tick.
+        """
+        try:
+            # The SDK records the OS host name (ALGOVISOR_HOST_NAME may differ from it).
+            marked = self._positions.sweep_crashed(socket.gethostname(), process_alive)
+        except Exception:
+            logger.exception("marking crashed positions sessions failed; retrying next tick")
+            return
+        for session_id, positions in marked:
             logger.warning(
                 "positions session %s ended without a clean record: %s open positions marked "
                 "CRASHED",

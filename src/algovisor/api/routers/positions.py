@@ -1,18 +1,19 @@
-"""Positions: lists, crashes, one with its trail, the broker check, recovery, retention."""
+"""Positions: lists, crashes, one with its trail, the broker check, closing by hand, retention."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from algovisor.api.deps import Context
 from algovisor.services import positions as service
+from algovisor.services.validation import MAX_DATABASE_INT
 from algovisor.services.views import (
     CrashedPositionView,
-    PositionActionView,
+    PositionCloseView,
     PositionDetailView,
     PositionView,
     PurgeView,
@@ -26,6 +27,8 @@ Instant = Annotated[
     str | None,
     Query(description="ISO date or date and time; without an offset, IST"),
 ]
+# Ids are INTEGER columns: a larger one is refused here (422), never sent to the database.
+PositionId = Annotated[int, Path(ge=1, le=MAX_DATABASE_INT, description="position id")]
 
 
 @router.get("")
@@ -41,7 +44,8 @@ def list_positions(
 def crashed(
     ctx: Context, strategy: Strategy = None, since: Instant = None, until: Instant = None
 ) -> list[CrashedPositionView]:
-    """Positions a crash in [since, until) affected, as stored now, with that crash."""
+    """Positions a crash in [since, until) affected, as that crash left them; `now` is their
+    status now."""
     return service.crashed(
         ctx, strategy, service.parse_time(since, "since"), service.parse_time(until, "until")
     )
@@ -64,17 +68,24 @@ def purge(ctx: Context, body: PurgeRequest) -> PurgeView:
 
 
 @router.get("/{position_id}")
-def show(ctx: Context, position_id: int) -> PositionDetailView:
+def show(ctx: Context, position_id: PositionId) -> PositionDetailView:
+    """One position with its session, crashes (with tracebacks), trail and order intents."""
     return service.show(ctx, position_id)
 
 
-class RecoveredRequest(BaseModel):
-    notes: str | None = Field(default=None, max_length=2000)
+class CloseRequest(BaseModel):
+    price: float = Field(description="the price it was closed at, at the broker")
+    quantity: int | None = Field(default=None, description="units closed; null: all still open")
+    reason: str = Field(
+        default=service.DEFAULT_CLOSE_REASON,
+        description=f"for the trail, 1-{service.MAX_REASON_CHARS} characters",
+    )
 
 
-@router.post("/{position_id}/recovered")
-def recovered(
-    ctx: Context, position_id: int, body: RecoveredRequest | None = None
-) -> PositionActionView:
-    """Mark a crashed position recovered by hand."""
-    return service.mark_recovered(ctx, position_id, body.notes if body else None)
+@router.post("/{position_id}/close")
+def close(ctx: Context, position_id: PositionId, body: CloseRequest) -> PositionCloseView:
+    """Record a position closed by hand at the broker; no order is sent.
+
+    409 while a live session holds it (stop the strategy first) or once it is closed.
+    """
+    return service.close_position(ctx, position_id, body.price, body.reason, body.quantity)
