@@ -50,6 +50,14 @@ def enter(manager: PositionPersistenceManager, **changes: Any) -> int:
 # ----- entries ------------------------------------------------------------------------
 
 
+def test_pnl_is_stored_to_the_paisa_without_float_noise(managers: ManagerFactory, db: Db) -> None:
+    manager = managers()
+    position_id = enter(manager, quantity=10, entry_price=800.87)
+    manager.save_position_exit(position_id, 797.34, "trailing stop hit")
+    assert db.position(position_id)["realized_pnl"] == -35.3
+    assert db.events(position_id, "EXIT")[0]["details"]["pnl"] == -35.3
+
+
 def test_an_entry_is_committed_with_its_event_before_the_call_returns(
     managers: ManagerFactory, db: Db
 ) -> None:

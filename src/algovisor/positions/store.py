@@ -22,6 +22,7 @@ from algovisor.positions.reconcile import Finding, Verdict
 from algovisor.positions.validation import Entry, PositionInputError, Side
 
 OPEN_STATUSES = ("ACTIVE", "CRASHED", "RECOVERED")
+PNL_DECIMALS = 4
 STATUSES = (*OPEN_STATUSES, "CLOSED")
 
 
@@ -283,10 +284,12 @@ class PositionStore:
                 raise PositionClosedError(
                     f"position {position_id} has {open_quantity} open; cannot exit {closing}"
                 )
-            exit_pnl = (
+            # Rounded past the paisa: binary floats would show 35.29999999999973.
+            exit_pnl = round(
                 pnl
                 if pnl is not None
-                else (exit_price - float(entry_price)) * closing * Side(side).sign
+                else (exit_price - float(entry_price)) * closing * Side(side).sign,
+                PNL_DECIMALS,
             )
             exited_before = initial - open_quantity
             average = (float(average_exit or 0) * exited_before + exit_price * closing) / (
@@ -306,7 +309,7 @@ class PositionStore:
                     "average": average,
                     "reason": exit_reason,
                     "order_id": exit_order_id,
-                    "realized": float(realized or 0) + exit_pnl,
+                    "realized": round(float(realized or 0) + exit_pnl, PNL_DECIMALS),
                     "now": now,
                 },
             )
