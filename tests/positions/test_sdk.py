@@ -25,7 +25,8 @@ import pytest
 from algovisor.positions import database
 from algovisor.positions.database import Connection, Dialect
 from algovisor.positions.reconcile import BrokerPosition, Key
-from algovisor.positions.store import Crash, DuplicateOrderError, PositionStore
+from algovisor.positions.records import Crash, DuplicateOrderError
+from algovisor.positions.store import PositionStore
 from algovisor.positions.validation import check_entry
 from algovisor.sdk import (
     PositionClosedError,

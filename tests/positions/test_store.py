@@ -19,14 +19,14 @@ from algovisor.positions.database import (
     Dialect,
     StoreUnavailableError,
 )
-from algovisor.positions.store import (
+from algovisor.positions.records import (
     Crash,
     PositionClosedError,
     PositionHeldError,
     PositionNotFoundError,
-    PositionStore,
     SessionNotActiveError,
 )
+from algovisor.positions.store import PositionStore
 from algovisor.positions.validation import check_entry
 from tests.conftest import POSTGRES_URL, postgres_schema_url
 from tests.positions.conftest import Db, migrate

@@ -24,15 +24,12 @@ from algovisor.clock import FakeClock
 from algovisor.db.models import PositionEventRow
 from algovisor.errors import InvalidInputError, NotFoundError
 from algovisor.positions.reconcile import BrokerPosition, Key
-from algovisor.positions.store import (
-    Crash,
-    PositionClosedError,
-    PositionHeldError,
-    PositionStore,
-)
+from algovisor.positions.records import Crash, PositionClosedError, PositionHeldError
+from algovisor.positions.store import PositionStore
 from algovisor.positions.validation import check_entry
 from algovisor.schedule.calendar import INDIA
 from algovisor.sdk import PositionPersistenceManager
+from algovisor.services import position_retention as retention
 from algovisor.services import positions as service
 from algovisor.services.context import ServiceContext
 from tests.fake_broker import FakePositionBook
@@ -702,7 +699,7 @@ def test_purge_deletes_what_closed_before_the_date_and_never_an_open_position(
     desk.at(day(20))
     old = desk.session("trend")
     old_closed = desk.enter(old, "SBIN", client_order_id="entry-1")
-    desk.store.record_intent(
+    desk.store.intents.record(
         old,
         client_order_id="exit-1",
         symbol="SBIN",
@@ -731,7 +728,7 @@ def test_purge_deletes_what_closed_before_the_date_and_never_an_open_position(
     # An old session that never entered anything, and an orphan verdict.
     empty = desk.session("idle")
     desk.store.end_session(empty)
-    desk.store.record_intent(
+    desk.store.intents.record(
         empty,
         client_order_id="never-filled",
         symbol="ITC",
@@ -753,7 +750,7 @@ def test_purge_deletes_what_closed_before_the_date_and_never_an_open_position(
 
     trail_of_adopted = [e.kind for e in service.show(desk.ctx, adopted).events]
     desk.at(TODAY)
-    result = service.purge(desk.ctx, CUTOFF_DAY)
+    result = retention.purge(desk.ctx, CUTOFF_DAY)
 
     assert result.cutoff == datetime(2025, 11, 24, 18, 30, tzinfo=UTC)
     assert (result.positions, result.sessions, result.order_intents) == (2, 2, 2)
@@ -774,7 +771,7 @@ def test_purge_deletes_what_closed_before_the_date_and_never_an_open_position(
     assert [c.session_id for c in service.show(desk.ctx, adopted).crashes] == [adopted_from]
     assert service.show(desk.ctx, still_crashed).session.id == crashed
 
-    again = service.purge(desk.ctx, CUTOFF_DAY)
+    again = retention.purge(desk.ctx, CUTOFF_DAY)
     assert (again.positions, again.events, again.order_intents, again.sessions) == (0, 0, 0, 0)
 
 
@@ -785,10 +782,10 @@ def test_purge_refuses_today_and_future_dates(desk: Desk) -> None:
     desk.at(TODAY)
     for bad in (TODAY.date(), TODAY.date() + timedelta(days=1), date(2100, 1, 1)):
         with pytest.raises(InvalidInputError, match="refusing to purge") as raised:
-            service.purge(desk.ctx, bad)
+            retention.purge(desk.ctx, bad)
         assert "2025-11-30" in (raised.value.detail or "")
     assert len(service.list_positions(desk.ctx)) == 1
-    assert service.purge(desk.ctx, TODAY.date() - timedelta(days=1)).positions == 1
+    assert retention.purge(desk.ctx, TODAY.date() - timedelta(days=1)).positions == 1
 
 
 @dataclass

@@ -33,7 +33,7 @@ import pytest
 from sqlalchemy import select
 
 from algovisor.db.models import PositionEventRow, Run, StrategyPositionRow, StrategySessionRow
-from algovisor.positions.store import Crash
+from algovisor.positions.records import Crash
 from algovisor.services import strategies
 from algovisor.services.context import ServiceContext
 from algovisor.supervisor.config import SupervisorConfig

@@ -14,6 +14,7 @@ from rich.text import Text
 from algovisor.cli.context import open_context
 from algovisor.cli.output import console, handle_errors, print_json, table, when
 from algovisor.errors import InvalidInputError
+from algovisor.services import position_retention as retention
 from algovisor.services import positions as service
 from algovisor.services.views import CrashedPositionView, PositionView
 
@@ -297,7 +298,7 @@ def purge(
             f"--before {before!r} is not a date", detail="Write it like 2025-11-28."
         ) from None
     ctx = open_context(typer_context)
-    service.purge_cutoff(ctx, day)  # a refused date is refused before asking
+    retention.purge_cutoff(ctx, day)  # a refused date is refused before asking
     if not yes and not typer.confirm(
         f"Delete positions closed before {day.isoformat()} (IST) with their events, "
         "and the sessions left empty?",
@@ -305,7 +306,7 @@ def purge(
     ):
         console.print("nothing deleted", highlight=False)
         raise typer.Exit(1)
-    result = service.purge(ctx, day)
+    result = retention.purge(ctx, day)
     if as_json:
         print_json(result)
         return

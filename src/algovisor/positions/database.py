@@ -295,3 +295,29 @@ class Cursor:
 
 def default_database_url(data_dir: str) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / 'algovisor.db'}"
+
+
+def ensure_schema(url: str, dialect: Dialect) -> None:
+    """Standalone on a fresh database: create the tables (the host and CLI do this otherwise)."""
+    # Asked of the catalog on a working connection: an unreachable database is an
+    # error to report (StoreUnavailableError), never a reason to migrate.
+    query = (
+        "SELECT to_regclass('order_intents') IS NOT NULL"
+        if dialect.name == "postgresql"
+        else "SELECT COUNT(*) > 0 FROM sqlite_master "
+        "WHERE type = 'table' AND name = 'order_intents'"
+    )
+    connection = Connection(dialect)
+    try:
+        row = connection.run(lambda cursor: cursor.execute(query).one(), read_only=True)
+    finally:
+        connection.close()
+    if not (row and row[0]):
+        from algovisor.db.engine import make_engine
+        from algovisor.db.migrate import upgrade
+
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()

@@ -4,90 +4,33 @@ open_session / end_session           a strategy process's use of the SDK
 insert_entry, record_exit            durable before they return, with their event
 write_updates                        one coalesced batch, one transaction
 crash_session, sweep_crashed         idempotent: only ACTIVE sessions are marked
-adopt / recovered, record_verdicts   recovery and broker reconciliation
-record_intent / confirm_intent       an order is durable before it is sent
+resumable / mark_recovered          recovery (verdicts: verify.record_verdicts)
+intents.record / intents.confirm     an order is durable before it is sent (intents.py)
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from algovisor.errors import ConflictError, NotFoundError
 from algovisor.positions.database import Connection, Cursor
-from algovisor.positions.reconcile import Finding, Verdict
+from algovisor.positions.events import INSERT_EVENT, add_event, mark_session_crashed
+from algovisor.positions.intents import OrderIntents
+from algovisor.positions.records import (
+    OPEN_STATUSES,
+    STATUSES,
+    Crash,
+    PositionClosedError,
+    PositionHeldError,
+    PositionNotFoundError,
+    PositionRecord,
+    SessionNotActiveError,
+    to_json,
+)
 from algovisor.positions.validation import Entry, PositionInputError, Side
 
-OPEN_STATUSES = ("ACTIVE", "CRASHED", "RECOVERED")
 PNL_DECIMALS = 4
-STATUSES = (*OPEN_STATUSES, "CLOSED")
-
-
-class PositionNotFoundError(NotFoundError):
-    """No position has that id."""
-
-
-class PositionHeldError(ConflictError):
-    """Another live session, or another strategy, holds the position."""
-
-
-class SessionNotActiveError(ConflictError):
-    """The session has crashed or ended; it takes no new positions."""
-
-
-class DuplicateOrderError(ConflictError):
-    """That client order id was already used."""
-
-
-class PositionClosedError(ConflictError):
-    """The position is already closed (or the exit is larger than what is open)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PositionRecord:
-    """A stored position as the SDK hands it back."""
-
-    id: int
-    session_id: int
-    strategy: str
-    broker: str
-    symbol: str
-    exchange: str
-    product: str
-    side: str
-    quantity: int
-    entry_price: float
-    entry_time: datetime
-    stop_price: float | None
-    target_price: float | None
-    current_price: float | None
-    leg: str | None
-    state: dict[str, Any]
-    status: str
-    entry_order_id: str | None
-    client_order_id: str | None
-    updated_at: datetime
-    crashed_at: datetime | None
-    crash_reason: str | None
-    broker_verdict: str | None = None
-    verdict_detail: str | None = field(default=None, compare=False)
-
-    @property
-    def signed_quantity(self) -> int:
-        return self.quantity * Side(self.side).sign
-
-
-@dataclass(frozen=True, slots=True)
-class Crash:
-    """Why a session ended without its strategy saying so."""
-
-    reason: str
-    exception_type: str | None = None
-    traceback: str | None = None
-
 
 _POSITION_COLUMNS = (
     "id, session_id, strategy_name, broker, symbol, exchange, product, side, quantity, "
@@ -100,6 +43,7 @@ class PositionStore:
     def __init__(self, connection: Connection, now: Callable[[], datetime]) -> None:
         self._db = connection
         self._now = now
+        self.intents = OrderIntents(connection, now)
 
     @property
     def connection(self) -> Connection:
@@ -129,7 +73,7 @@ class PositionStore:
             "label": label,
             "hostname": hostname,
             "pid": pid,
-            "now": self._stamp(),
+            "now": self.stamp(),
         }
 
         def work(cursor: Cursor) -> int:
@@ -146,7 +90,7 @@ class PositionStore:
 
     def end_session(self, session_id: int) -> bool:
         """Mark a clean end; False when the session was already ended or crashed."""
-        now = self._stamp()
+        now = self.stamp()
         return self._db.run(
             lambda cursor: (
                 cursor.execute(
@@ -179,7 +123,7 @@ class PositionStore:
         entry_order_id: str | None,
         client_order_id: str | None,
     ) -> int:
-        now = self._stamp()
+        now = self.stamp()
         row = {
             "session_id": session_id,
             "symbol": entry.symbol,
@@ -191,7 +135,7 @@ class PositionStore:
             "stop_price": entry.stop_price,
             "target_price": entry.target_price,
             "leg": leg,
-            "state": _json(dict(state or {})),
+            "state": to_json(dict(state or {})),
             "entry_order_id": entry_order_id,
             "client_order_id": client_order_id,
             "now": now,
@@ -217,7 +161,7 @@ class PositionStore:
                     f"session {session_id} is not active (crashed or ended); nothing was written"
                 )
             position_id = int(found[0])
-            _event(
+            add_event(
                 cursor,
                 position_id,
                 session_id,
@@ -249,7 +193,7 @@ class PositionStore:
         session_id: int | None,
     ) -> tuple[int, float]:
         """Close all or part of a position; returns (quantity still open, this exit's P&L)."""
-        now = self._stamp()
+        now = self.stamp()
 
         def work(cursor: Cursor) -> tuple[int, float]:
             row = cursor.execute(
@@ -313,7 +257,7 @@ class PositionStore:
                     "now": now,
                 },
             )
-            _event(
+            add_event(
                 cursor,
                 position_id,
                 session_id,
@@ -345,12 +289,12 @@ class PositionStore:
         Returns the positions whose state could not be written (not JSON; the
         caller tells the strategy); their other fields are written all the same.
         """
-        now = self._stamp()
+        now = self.stamp()
         rows = []
         rejected: dict[int, PositionInputError] = {}
         for position_id, fields in batch.items():
             try:
-                state = _json(fields["state"]) if "state" in fields else None
+                state = to_json(fields["state"]) if "state" in fields else None
             except PositionInputError as error:
                 rejected[position_id] = error  # its prices and stop are still written
                 state = None
@@ -370,7 +314,7 @@ class PositionStore:
                 "session_id": session_id,
                 "kind": "STOP_MOVED",
                 "at": now,
-                "details": _json({"from": fields.get("stop_from"), "to": fields["stop_price"]}),
+                "details": to_json({"from": fields.get("stop_from"), "to": fields["stop_price"]}),
             }
             for position_id, fields in batch.items()
             if fields.get("stop_price") is not None
@@ -384,7 +328,7 @@ class PositionStore:
                 cursor.execute(_UPDATE_FROM_ARRAYS, _as_arrays(rows, now))
             else:
                 cursor.executemany(_UPDATE_ONE, rows)
-            cursor.executemany(_INSERT_EVENT, moves)
+            cursor.executemany(INSERT_EVENT, moves)
 
         self._db.run(work)
         return rejected
@@ -393,8 +337,8 @@ class PositionStore:
 
     def crash_session(self, session_id: int, crash: Crash) -> int | None:
         """Mark the session and its open positions CRASHED; None if it was not ACTIVE."""
-        now = self._stamp()
-        return self._db.run(lambda cursor: _crash(cursor, session_id, crash, now))
+        now = self.stamp()
+        return self._db.run(lambda cursor: mark_session_crashed(cursor, session_id, crash, now))
 
     def sweep_crashed(
         self, hostname: str, is_alive: Callable[[int, datetime], bool]
@@ -432,12 +376,13 @@ class PositionStore:
             crashes.append((session_id, Crash(reason)))
         if not crashes:
             return []
-        now = self._stamp()
+        now = self.stamp()
 
         def work(cursor: Cursor) -> list[tuple[int, int]]:
             marked = []
             for session_id, crash in crashes:
-                count = _crash(cursor, session_id, crash, now)  # None: ended meanwhile
+                # None: it ended meanwhile.
+                count = mark_session_crashed(cursor, session_id, crash, now)
                 if count is not None:
                     marked.append((session_id, count))
             return marked
@@ -481,7 +426,7 @@ class PositionStore:
         Refused for a closed position, one a live session of another process
         holds, and one of another strategy (two writers on one position).
         """
-        now = self._stamp()
+        now = self.stamp()
 
         def work(cursor: Cursor) -> bool:
             row = cursor.execute(
@@ -519,7 +464,7 @@ class PositionStore:
                 "session_id = COALESCE(:session, session_id), updated_at = :now WHERE id = :id",
                 {"id": position_id, "session": session_id, "now": now},
             )
-            _event(
+            add_event(
                 cursor,
                 position_id,
                 session_id,
@@ -531,136 +476,10 @@ class PositionStore:
 
         return self._db.run(work)
 
-    def record_verdicts(self, findings: Iterable[Finding], problem: str = "") -> None:
-        """Store each verdict on its positions and as an event (orphans: an event alone).
-
-        `problem` says why the broker could not be asked; an unknown verdict
-        leaves a position's last known one in place.
-        """
-        now = self._stamp()
-        updates: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        for finding in findings:
-            details = {
-                "verdict": finding.verdict.value,
-                "symbol": finding.key.symbol,
-                "exchange": finding.key.exchange,
-                "product": finding.key.product,
-                "expected_quantity": finding.expected_quantity,
-                "broker_quantity": finding.broker_quantity,
-                "strategies": list(finding.strategies),
-                "detail": finding.detail,
-            }
-            if problem:
-                details["problem"] = problem
-            for position_id in finding.position_ids or (None,):
-                events.append(
-                    {
-                        "position_id": position_id,
-                        "session_id": None,
-                        "kind": "RECONCILE",
-                        "at": now,
-                        "details": _json(details),
-                    }
-                )
-                if position_id is not None and finding.verdict is not Verdict.UNKNOWN:
-                    updates.append(
-                        {"id": position_id, "verdict": finding.verdict.value, "now": now}
-                    )
-
-        def work(cursor: Cursor) -> None:
-            cursor.executemany(
-                "UPDATE strategy_positions SET broker_verdict = :verdict, "
-                "broker_checked_at = :now WHERE id = :id",
-                updates,
-            )
-            cursor.executemany(_INSERT_EVENT, events)
-
-        self._db.run(work)
-
-    # ----- order intents ----------------------------------------------------------
-
-    def record_intent(
-        self,
-        session_id: int,
-        *,
-        client_order_id: str,
-        symbol: str,
-        exchange: str,
-        action: str,
-        quantity: int,
-        price: float | None,
-        position_id: int | None,
-        purpose: str | None,
-    ) -> None:
-        row = {
-            "client_order_id": client_order_id,
-            "session_id": session_id,
-            "position_id": position_id,
-            "symbol": symbol,
-            "exchange": exchange,
-            "action": action,
-            "quantity": quantity,
-            "price": price,
-            "purpose": purpose,
-            "now": self._stamp(),
-        }
-
-        def work(cursor: Cursor) -> None:
-            if cursor.execute(
-                "SELECT 1 FROM order_intents WHERE client_order_id = :client_order_id", row
-            ).one():
-                raise DuplicateOrderError(
-                    f"client order id {client_order_id!r} was already used; give each order "
-                    "its own (or leave it out to get one)"
-                )
-            cursor.execute(
-                "INSERT INTO order_intents (client_order_id, session_id, position_id, symbol, "
-                "exchange, action, quantity, price, purpose, status, created_at) VALUES "
-                "(:client_order_id, :session_id, :position_id, :symbol, :exchange, :action, "
-                ":quantity, :price, :purpose, 'PENDING', :now)",
-                row,
-            )
-
-        self._db.run(work)
-
-    def confirm_intent(
-        self,
-        client_order_id: str,
-        *,
-        broker_order_id: str | None,
-        accepted: bool,
-        message: str | None,
-    ) -> None:
-        row = {
-            "client_order_id": client_order_id,
-            "broker_order_id": broker_order_id,
-            "status": "CONFIRMED" if accepted else "REJECTED",
-            "message": message,
-            "now": self._stamp(),
-        }
-
-        def work(cursor: Cursor) -> None:
-            found = cursor.execute(
-                "SELECT status FROM order_intents WHERE client_order_id = :client_order_id",
-                row,
-            ).one()
-            if found is None:
-                raise PositionNotFoundError(
-                    f"no order intent has client order id {client_order_id!r}; record the "
-                    "intent before sending the order"
-                )
-            cursor.execute(
-                "UPDATE order_intents SET status = :status, broker_order_id = :broker_order_id, "
-                "message = :message, confirmed_at = :now WHERE client_order_id = :client_order_id",
-                row,
-            )
-
-        self._db.run(work)
-
     # ----- internals --------------------------------------------------------------
 
-    def _stamp(self) -> Any:
+    def stamp(self) -> Any:
+        """Now, as this database stores timestamps."""
         return self._db.dialect.timestamp(self._now())
 
     def _locking(self, select: str) -> str:
@@ -723,107 +542,7 @@ def _as_arrays(rows: list[dict[str, Any]], now: Any) -> dict[str, Any]:
     }
 
 
-_INSERT_EVENT = (
-    "INSERT INTO position_events (position_id, session_id, kind, at, details) "
-    "VALUES (:position_id, :session_id, :kind, :at, :details)"
-)
-
-
-def _event(
-    cursor: Cursor,
-    position_id: int | None,
-    session_id: int | None,
-    kind: str,
-    at: Any,
-    details: dict[str, Any],
-) -> None:
-    cursor.execute(
-        _INSERT_EVENT,
-        {
-            "position_id": position_id,
-            "session_id": session_id,
-            "kind": kind,
-            "at": at,
-            "details": _json(details),
-        },
-    )
-
-
-def _crash(cursor: Cursor, session_id: int, crash: Crash, now: Any) -> int | None:
-    marked = cursor.execute(
-        "UPDATE strategy_sessions SET status = 'CRASHED', crashed_at = :now, "
-        "crash_reason = :reason, exception_type = :exception_type, traceback = :traceback "
-        "WHERE id = :id AND status = 'ACTIVE'",
-        {
-            "id": session_id,
-            "now": now,
-            "reason": crash.reason,
-            "exception_type": crash.exception_type,
-            "traceback": crash.traceback,
-        },
-    ).rowcount
-    if not marked:
-        return None
-    # What was open at the crash, kept on its CRASH event: the report must say
-    # so even after the position is resumed, trailed further and closed.
-    snapshots = cursor.execute(
-        "SELECT id, status, side, quantity, stop_price, target_price, current_price, state "
-        "FROM strategy_positions WHERE session_id = :id AND status IN ('ACTIVE', 'RECOVERED')",
-        {"id": session_id},
-    ).all()
-    cursor.execute(
-        "UPDATE strategy_positions SET status = 'CRASHED', crashed_at = :now, "
-        "crash_reason = :reason WHERE session_id = :id AND status IN ('ACTIVE', 'RECOVERED')",
-        {"id": session_id, "now": now, "reason": crash.reason},
-    )
-    cursor.execute(
-        "UPDATE order_intents SET status = 'UNCONFIRMED' "
-        "WHERE session_id = :id AND status = 'PENDING'",
-        {"id": session_id},
-    )
-    cursor.executemany(
-        _INSERT_EVENT,
-        [
-            {
-                "position_id": position_id,
-                "session_id": session_id,
-                "kind": "CRASH",
-                "at": now,
-                "details": _json(
-                    {
-                        "reason": crash.reason,
-                        "exception_type": crash.exception_type,
-                        "status_before": status,
-                        "side": side,
-                        "quantity": quantity,
-                        "stop_price": stop,
-                        "target_price": target,
-                        "current_price": current,
-                        "state": cursor.dialect.read_json(state),
-                    }
-                ),
-            }
-            for position_id, status, side, quantity, stop, target, current, state in snapshots
-        ],
-    )
-    return len(snapshots)
-
-
 def _first(cursor: Cursor) -> int:
     row = cursor.one()
     assert row is not None  # noqa: S101 - RETURNING always gives the row
     return int(row[0])
-
-
-def check_state(state: Mapping[str, Any]) -> None:
-    """Raise PositionInputError unless `state` can be stored as JSON."""
-    _json(state)
-
-
-def _json(value: Mapping[str, Any]) -> str:
-    try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise PositionInputError(
-            f"state must be JSON: plain dicts, lists, strings, finite numbers ({error})"
-        ) from error

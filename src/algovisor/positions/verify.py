@@ -7,10 +7,21 @@ position, never "flat": a trader must not read silence as no exposure.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from algovisor.brokers.protocol import PositionBook
-from algovisor.positions.reconcile import BrokerPosition, Finding, HeldPosition, Key, reconcile
+from algovisor.positions.database import Cursor
+from algovisor.positions.events import INSERT_EVENT
+from algovisor.positions.reconcile import (
+    BrokerPosition,
+    Finding,
+    HeldPosition,
+    Key,
+    Verdict,
+    reconcile,
+)
+from algovisor.positions.records import to_json
 from algovisor.positions.store import PositionStore
 
 DEFAULT_BROKER_TIMEOUT_SECS = 5.0
@@ -64,5 +75,51 @@ def check_against_broker(
     else:
         actual, problem = ask_broker(book, timeout_secs)
     findings = reconcile(held, actual)
-    store.record_verdicts(findings, problem)
+    record_verdicts(store, findings, problem)
     return findings, problem
+
+
+def record_verdicts(store: PositionStore, findings: Iterable[Finding], problem: str = "") -> None:
+    """Store each verdict on its positions and as an event (orphans: an event alone).
+
+    `problem` says why the broker could not be asked; an unknown verdict
+    leaves a position's last known one in place.
+    """
+    now = store.stamp()
+    updates: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for finding in findings:
+        details = {
+            "verdict": finding.verdict.value,
+            "symbol": finding.key.symbol,
+            "exchange": finding.key.exchange,
+            "product": finding.key.product,
+            "expected_quantity": finding.expected_quantity,
+            "broker_quantity": finding.broker_quantity,
+            "strategies": list(finding.strategies),
+            "detail": finding.detail,
+        }
+        if problem:
+            details["problem"] = problem
+        for position_id in finding.position_ids or (None,):
+            events.append(
+                {
+                    "position_id": position_id,
+                    "session_id": None,
+                    "kind": "RECONCILE",
+                    "at": now,
+                    "details": to_json(details),
+                }
+            )
+            if position_id is not None and finding.verdict is not Verdict.UNKNOWN:
+                updates.append({"id": position_id, "verdict": finding.verdict.value, "now": now})
+
+    def work(cursor: Cursor) -> None:
+        cursor.executemany(
+            "UPDATE strategy_positions SET broker_verdict = :verdict, "
+            "broker_checked_at = :now WHERE id = :id",
+            updates,
+        )
+        cursor.executemany(INSERT_EVENT, events)
+
+    store.connection.run(work)

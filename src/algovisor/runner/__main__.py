@@ -134,11 +134,11 @@ def _mark_positions_crashed(error: BaseException, traceback: str) -> None:
     Looked up, never imported: a strategy without the SDK pays nothing. Should
     this fail, the host still marks them when it sees the run end.
     """
-    manager = sys.modules.get("algovisor.sdk.manager")
-    if manager is None:
+    crashes = sys.modules.get("algovisor.sdk.crashes")
+    if crashes is None:
         return
     try:
-        manager.mark_crashed_everywhere(error, traceback)
+        crashes.mark_crashed_everywhere(error, traceback)
     except Exception as failure:  # noqa: BLE001 - the exit record must still be written
         print(f"algovisor runner: could not mark positions crashed: {failure}", file=sys.stderr)
 

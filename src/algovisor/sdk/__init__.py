@@ -5,7 +5,7 @@ process pays for what it imports.
 """
 
 from algovisor.positions.database import StoreUnavailableError
-from algovisor.positions.store import (
+from algovisor.positions.records import (
     DuplicateOrderError,
     PositionClosedError,
     PositionHeldError,

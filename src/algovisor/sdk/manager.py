@@ -19,7 +19,6 @@ from __future__ import annotations
 import atexit
 import math
 import os
-import signal
 import socket
 import sys
 import threading
@@ -36,16 +35,17 @@ from algovisor.positions.database import (
     Connection,
     Dialect,
     default_database_url,
+    ensure_schema,
 )
 from algovisor.positions.liveness import process_alive
-from algovisor.positions.store import (
+from algovisor.positions.records import (
     Crash,
     PositionClosedError,
     PositionNotFoundError,
     PositionRecord,
-    PositionStore,
     check_state,
 )
+from algovisor.positions.store import PositionStore
 from algovisor.positions.updates import BatchWriter, Fields, PendingUpdates
 from algovisor.positions.validation import (
     PositionInputError,
@@ -57,14 +57,9 @@ from algovisor.positions.validation import (
     check_text,
 )
 from algovisor.positions.verify import DEFAULT_BROKER_TIMEOUT_SECS, check_against_broker
+from algovisor.sdk import crashes
 
 MAX_FLUSH_INTERVAL_MS = 60_000
-_TERMINATED = 128 + signal.SIGTERM
-
-# Live managers of this process, so a crash reaching the runner or
-# sys.excepthook marks each of them (as atexit keeps its handlers).
-_live: list[PositionPersistenceManager] = []
-_hooks_installed = threading.Event()
 
 
 def _now() -> datetime:
@@ -111,7 +106,7 @@ class PositionPersistenceManager:
             )
         )
         dialect = Dialect.from_url(url)
-        _ensure_schema(url, dialect)
+        ensure_schema(url, dialect)
         self._store = PositionStore(Connection(dialect), _now)
         self.flush_interval_ms = flush_interval_ms
         self._pending = PendingUpdates()
@@ -124,9 +119,9 @@ class PositionPersistenceManager:
         self._closed = False
         self._session_lock = threading.Lock()
         self._writer.start()
-        _live.append(self)
+        crashes.register(self)
         atexit.register(self._at_exit)
-        _install_process_hooks()
+        crashes.install_process_hooks()
 
     # ----- sessions ---------------------------------------------------------------
 
@@ -168,7 +163,7 @@ class PositionPersistenceManager:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if error is not None and _is_crash(error):
+        if error is not None and crashes.is_crash(error):
             try:
                 self.handle_crash(
                     error, traceback="".join(traceback_module.format_exception(kind, error, trace))
@@ -190,8 +185,7 @@ class PositionPersistenceManager:
         finally:
             self._closed = True
             self._store.close()
-            if self in _live:
-                _live.remove(self)
+            crashes.unregister(self)
             atexit.unregister(self._at_exit)
 
     # ----- entries and exits (durable before they return) -------------------------
@@ -438,7 +432,7 @@ class PositionPersistenceManager:
                 raise self._not_held(position_id)
         identifier = check_text(client_order_id, "client_order_id", 64) or os.urandom(8).hex()
         reason = check_text(purpose, "purpose", 64)
-        self._store.record_intent(
+        self._store.intents.record(
             self.start_session(),
             client_order_id=identifier,
             symbol=entry.symbol,
@@ -461,7 +455,7 @@ class PositionPersistenceManager:
     ) -> None:
         """Record the broker's answer to an order whose intent was recorded."""
         self._usable()
-        self._store.confirm_intent(
+        self._store.intents.confirm(
             client_order_id,
             broker_order_id=check_text(broker_order_id, "broker_order_id", 64),
             accepted=accepted,
@@ -520,53 +514,6 @@ class _Held:
         self.state = state
 
 
-def _is_crash(error: BaseException) -> bool:
-    """An exception, or an exit with a failure code; not a clean or SIGTERM exit."""
-    if isinstance(error, GeneratorExit):
-        return False
-    if isinstance(error, SystemExit):
-        return error.code not in (None, 0, _TERMINATED)
-    return True
-
-
-def mark_crashed_everywhere(error: BaseException, traceback: str | None) -> None:
-    """Called by the runner (or sys.excepthook) when the strategy dies of an exception."""
-    for manager in list(_live):
-        try:
-            manager.handle_crash(error, traceback=traceback)
-        except Exception as failure:  # noqa: BLE001 - the host marks it when the run ends
-            print(f"algovisor: could not mark the crash: {failure}", file=sys.stderr)
-
-
-def _install_process_hooks() -> None:
-    """Standalone, let SIGTERM and an uncaught exception reach the managers (once)."""
-    if _hooks_installed.is_set():
-        return
-    _hooks_installed.set()
-    if os.environ.get("ALGOVISOR_RUN_ID"):
-        return  # the runner turns SIGTERM into SystemExit and reports exceptions itself
-    previous = sys.excepthook
-
-    def excepthook(
-        kind: type[BaseException], error: BaseException, trace: TracebackType | None
-    ) -> None:
-        mark_crashed_everywhere(
-            error, "".join(traceback_module.format_exception(kind, error, trace))
-        )
-        previous(kind, error, trace)
-
-    sys.excepthook = excepthook
-    if (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    ):
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(_TERMINATED)
-
-
 def _storable(state: dict[str, Any]) -> dict[str, Any]:
     """`state` without the entries that cannot be stored as JSON."""
     kept = {}
@@ -577,29 +524,3 @@ def _storable(state: dict[str, Any]) -> dict[str, Any]:
             continue
         kept[key] = value
     return kept
-
-
-def _ensure_schema(url: str, dialect: Dialect) -> None:
-    """Standalone on a fresh database: create the tables (the host and CLI do this otherwise)."""
-    # Asked of the catalog on a working connection: an unreachable database is an
-    # error to report (StoreUnavailableError), never a reason to migrate.
-    query = (
-        "SELECT to_regclass('order_intents') IS NOT NULL"
-        if dialect.name == "postgresql"
-        else "SELECT COUNT(*) > 0 FROM sqlite_master "
-        "WHERE type = 'table' AND name = 'order_intents'"
-    )
-    connection = Connection(dialect)
-    try:
-        row = connection.run(lambda cursor: cursor.execute(query).one(), read_only=True)
-    finally:
-        connection.close()
-    if not (row and row[0]):
-        from algovisor.db.engine import make_engine
-        from algovisor.db.migrate import upgrade
-
-        engine = make_engine(url)
-        try:
-            upgrade(engine)
-        finally:
-            engine.dispose()

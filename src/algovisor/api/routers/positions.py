@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from algovisor.api.deps import Context
+from algovisor.services import position_retention as retention
 from algovisor.services import positions as service
 from algovisor.services.validation import MAX_DATABASE_INT
 from algovisor.services.views import (
@@ -64,7 +65,7 @@ class PurgeRequest(BaseModel):
 @router.post("/purge")
 def purge(ctx: Context, body: PurgeRequest) -> PurgeView:
     """Retention: closed positions before a date and sessions left empty; never open ones."""
-    return service.purge(ctx, body.before)
+    return retention.purge(ctx, body.before)
 
 
 @router.get("/{position_id}")
