@@ -333,7 +333,7 @@ def measure_entry_exit(backend: Backend, repetitions: int) -> list[Figure]:
                 exits.append(clock() - started)
             for _ in range(ENTRIES):
                 started = clock()
-                store.session_status(session_id)
+                store.sessions.status(session_id)
                 reads.append(clock() - started)
             for values in (entries, exits, reads):
                 values.sort()

@@ -219,7 +219,7 @@ def test_text_that_looks_like_markup_is_printed_as_it_is(cli: CliCall, ctx: Serv
         session = desk.session("[bold]trend[/bold]")
         position = desk.enter(session, "SBIN", state={"note": "[red]trail[/red] [/NIFTY]"})
         desk.at(CRASH_AT).crash(session, "bad tick [/NIFTY] in [link=x]feed")
-        desk.store.end_session(desk.session("[/]"))
+        desk.store.sessions.end(desk.session("[/]"))
     finally:
         desk.close()
     crashed = ok(cli("positions", "crashed")).stdout

@@ -664,7 +664,7 @@ def test_marking_a_crash_twice_changes_nothing(managers: ManagerFactory, db: Db)
     # Another process (the host's sweep, the runner) marking the same session: nothing either.
     store = PositionStore(Connection(Dialect.from_url(db.url)), lambda: datetime.now(UTC))
     try:
-        assert store.crash_session(manager.session_id or 0, Crash("swept")) is None
+        assert store.sessions.crash(manager.session_id or 0, Crash("swept")) is None
     finally:
         store.close()
     manager.close()
@@ -1269,7 +1269,7 @@ def test_a_crash_that_cannot_be_marked_leaves_the_session_active_and_the_error_u
     db.execute("DROP TRIGGER refuse_event" + ("" if db.is_sqlite else " ON position_events"))
     store = PositionStore(Connection(Dialect.from_url(db.url)), lambda: datetime.now(UTC))
     try:
-        assert store.crash_session(session_id, Crash("the run ended")) == 1
+        assert store.sessions.crash(session_id, Crash("the run ended")) == 1
     finally:
         store.close()
     assert db.position(position_id)["status"] == "CRASHED"
@@ -1373,7 +1373,7 @@ def test_a_session_whose_pid_now_belongs_to_a_younger_process_is_marked(
     long_ago = datetime(2000, 1, 1, tzinfo=UTC)
     store = PositionStore(Connection(Dialect.from_url(url)), lambda: long_ago)
     try:
-        reused = store.open_session(
+        reused = store.sessions.open(
             strategy_id=None,
             strategy_name="trail",
             run_id=None,

@@ -66,7 +66,7 @@ def open_session(
     host: str = HOST,
     pid: int = 4242,
 ) -> int:
-    return store.open_session(
+    return store.sessions.open(
         strategy_id=None,
         strategy_name=name,
         run_id=run_id,
@@ -262,7 +262,7 @@ def test_an_exit_is_the_holders_or_once_its_session_is_over_the_operators(
         exit_(position_id, None)
     assert db.snapshot() == before
 
-    store.crash_session(holder, Crash("gone"))
+    store.sessions.crash(holder, Crash("gone"))
     with pytest.raises(PositionHeldError):  # crashed, it is still not another session's
         exit_(position_id, other)
     assert exit_(position_id, None) == 0  # the operator's exit, once nothing runs it
@@ -274,9 +274,9 @@ def test_an_exit_is_the_holders_or_once_its_session_is_over_the_operators(
 
 def test_a_crashed_or_ended_session_takes_no_new_position(store: PositionStore, db: Db) -> None:
     crashed = open_session(store)
-    store.crash_session(crashed, Crash("gone"))
+    store.sessions.crash(crashed, Crash("gone"))
     ended = open_session(store)
-    store.end_session(ended)
+    store.sessions.end(ended)
     before = db.snapshot()
     for session_id in (crashed, ended, 10_000_000):
         with pytest.raises(SessionNotActiveError):
@@ -291,11 +291,11 @@ def test_marking_a_crash_is_idempotent(store: PositionStore, db: Db) -> None:
     session_id = open_session(store)
     enter(store, session_id)
     enter(store, session_id, "INFY")
-    assert store.crash_session(session_id, Crash("first", "RuntimeError", "tb")) == 2
+    assert store.sessions.crash(session_id, Crash("first", "RuntimeError", "tb")) == 2
     after = db.snapshot()
-    assert store.crash_session(session_id, Crash("second")) is None
-    assert store.sweep_crashed(HOST, lambda _pid, _started: False) == []
-    assert store.end_session(session_id) is False  # a crash is not turned into an end
+    assert store.sessions.crash(session_id, Crash("second")) is None
+    assert store.sessions.sweep_crashed(HOST, lambda _pid, _started: False) == []
+    assert store.sessions.end(session_id) is False  # a crash is not turned into an end
     assert db.snapshot() == after
     session = db.session(session_id)
     assert (session["crash_reason"], session["exception_type"], session["traceback"]) == (
@@ -369,7 +369,7 @@ def test_the_sweep_marks_sessions_whose_process_is_gone(
     }
     positions = {name: enter(store, session_id) for name, session_id in sessions.items()}
     ended = open_session(store, pid=1111)
-    store.end_session(ended)
+    store.sessions.end(ended)
 
     asked: list[tuple[int, datetime]] = []
 
@@ -379,13 +379,14 @@ def test_the_sweep_marks_sessions_whose_process_is_gone(
 
     sweeper, close = host_store(url)
     try:
-        marked = dict(sweeper.sweep_crashed(HOST, is_alive))
+        marked = dict(sweeper.sessions.sweep_crashed(HOST, is_alive))
         assert marked == {
             sessions["run ended"]: 1,
             sessions["run deleted"]: 1,
             sessions["dead pid"]: 1,
         }
-        assert sweeper.sweep_crashed(HOST, lambda pid, _started: pid == 2222) == []  # once only
+        # Once only:
+        assert sweeper.sessions.sweep_crashed(HOST, lambda pid, _started: pid == 2222) == []
     finally:
         close()
     # Only this host's standalone sessions are asked about, with when they started.
@@ -421,7 +422,7 @@ def test_the_host_store_writes_on_the_engine_connections(url: str, db: Db) -> No
         store.write_updates({position_id: {"current_price": 101.0}})
         with pytest.raises(PositionHeldError):  # its session lives: nothing to recover
             store.mark_recovered(position_id, session_id=None, notes="operator")
-        store.crash_session(session_id, Crash("feed died"))
+        store.sessions.crash(session_id, Crash("feed died"))
         assert store.mark_recovered(position_id, session_id=None, notes="operator") is True
         assert store.mark_recovered(position_id, session_id=None, notes="operator") is False
     finally:
@@ -433,7 +434,7 @@ def test_the_host_store_writes_on_the_engine_connections(url: str, db: Db) -> No
 def test_only_its_own_strategy_resumes_a_crashed_position(store: PositionStore, db: Db) -> None:
     crashed = open_session(store)
     position_id = enter(store, crashed)
-    store.crash_session(crashed, Crash("feed died"))
+    store.sessions.crash(crashed, Crash("feed died"))
     other = open_session(store, name="someone-else", pid=4243)
     with pytest.raises(PositionHeldError, match="belongs to strategy"):
         store.mark_recovered(position_id, session_id=other, notes=None)

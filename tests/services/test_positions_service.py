@@ -53,7 +53,7 @@ class Desk:
         return self
 
     def session(self, strategy: str, broker: str = "paper", run_id: str | None = None) -> int:
-        return self.store.open_session(
+        return self.store.sessions.open(
             strategy_id=None,
             strategy_name=strategy,
             run_id=run_id,
@@ -87,7 +87,7 @@ class Desk:
         )
 
     def crash(self, session_id: int, message: str = "feed died") -> None:
-        self.store.crash_session(
+        self.store.sessions.crash(
             session_id, Crash(f"RuntimeError: {message}", "RuntimeError", TRACEBACK)
         )
 
@@ -649,7 +649,7 @@ def test_close_by_hand_is_refused_while_a_live_session_holds_it_and_once_closed(
         assert detail.position.quantity == 10
         assert "EXIT" not in [event.kind for event in detail.events]
 
-    desk.store.end_session(resumer)  # it ended leaving the position open
+    desk.store.sessions.end(resumer)  # it ended leaving the position open
     with pytest.raises(PositionClosedError, match="cannot exit 11"):
         service.close_position(desk.ctx, crashed, 99.0, "too many", quantity=11)
     assert service.close_position(desk.ctx, crashed, 99.0, "by hand").position.status == "CLOSED"
@@ -712,7 +712,7 @@ def test_purge_deletes_what_closed_before_the_date_and_never_an_open_position(
     )
     desk.close_position(old_closed)
     late_closed = desk.enter(old, "INFY")
-    desk.store.end_session(old)
+    desk.store.sessions.end(old)
     # Closed at 23:59 IST on the 24th: before midnight IST, so purged.
     desk.at(day(24, 23, 59)).close_position(late_closed)
     # An old, crashed session whose positions are still open: kept, whatever their age.
@@ -727,7 +727,7 @@ def test_purge_deletes_what_closed_before_the_date_and_never_an_open_position(
     desk.store.mark_recovered(adopted, session_id=adopter, notes=None)
     # An old session that never entered anything, and an orphan verdict.
     empty = desk.session("idle")
-    desk.store.end_session(empty)
+    desk.store.sessions.end(empty)
     desk.store.intents.record(
         empty,
         client_order_id="never-filled",
@@ -744,7 +744,7 @@ def test_purge_deletes_what_closed_before_the_date_and_never_an_open_position(
     recent = desk.session("trend")
     recent_closed = desk.enter(recent, "HDFCBANK")
     desk.at(day(25, 0, 10)).close_position(recent_closed)
-    desk.store.end_session(recent)
+    desk.store.sessions.end(recent)
     live = desk.session("trend")
     active = desk.enter(live, "LT")
 
@@ -778,7 +778,7 @@ def test_purge_deletes_what_closed_before_the_date_and_never_an_open_position(
 def test_purge_refuses_today_and_future_dates(desk: Desk) -> None:
     session = desk.session("trend")
     desk.close_position(desk.enter(session, "SBIN"))
-    desk.store.end_session(session)
+    desk.store.sessions.end(session)
     desk.at(TODAY)
     for bad in (TODAY.date(), TODAY.date() + timedelta(days=1), date(2100, 1, 1)):
         with pytest.raises(InvalidInputError, match="refusing to purge") as raised:
@@ -805,7 +805,7 @@ def crash_book(ctx: ServiceContext) -> Iterator[Book]:
         old = desk.session("trend")
         closed = desk.enter(old, "ITC")
         desk.close_position(closed)
-        desk.store.end_session(old)
+        desk.store.sessions.end(old)
         trend = desk.session("trend", run_id="run-7")
         crashed = [
             desk.enter(trend, "SBIN", stop=790.0, state={"trail": 795.5}),

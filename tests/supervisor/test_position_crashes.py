@@ -569,8 +569,8 @@ def test_exception_marks_positions_crashed_with_its_traceback_and_the_sweep_adds
     # Marking again, by either path, changes nothing.
     store = ctx.position_store()
     try:
-        assert store.crash_session(session.id, Crash("marked twice")) is None
-        swept = store.sweep_crashed(default_host_name(), lambda _pid, _started: False)
+        assert store.sessions.crash(session.id, Crash("marked twice")) is None
+        swept = store.sessions.sweep_crashed(default_host_name(), lambda _pid, _started: False)
         assert session.id not in [session_id for session_id, _ in swept]
     finally:
         store.close()
@@ -752,7 +752,7 @@ def test_a_failing_sweep_is_logged_and_never_stops_recovery_or_spawning(
         sweeps.append(hostname)
         raise RuntimeError("positions tables unreadable")
 
-    monkeypatch.setattr(reconciler._positions, "sweep_crashed", broken_sweep)
+    monkeypatch.setattr(reconciler._positions.sessions, "sweep_crashed", broken_sweep)
     try:
         with caplog.at_level(logging.ERROR, logger="algovisor.supervisor.reconciler"):
             reconciler.recover()  # start-up: the sweep fails, recovery goes on

@@ -91,3 +91,15 @@ def to_json(value: Mapping[str, Any]) -> str:
         raise PositionInputError(
             f"state must be JSON: plain dicts, lists, strings, finite numbers ({error})"
         ) from error
+
+
+def storable(state: dict[str, Any]) -> dict[str, Any]:
+    """`state` without the entries that cannot be stored as JSON."""
+    kept = {}
+    for key, value in state.items():
+        try:
+            check_state({key: value})
+        except PositionInputError:
+            continue
+        kept[key] = value
+    return kept

@@ -17,7 +17,8 @@ from algovisor.errors import InvalidInputError
 
 # OpenAlgo's products: intraday, carry-forward derivatives, delivery.
 PRODUCTS = ("MIS", "NRML", "CNC")
-MAX_INTEGER = 2**31 - 1  # the largest INTEGER on PostgreSQL: quantities and ids
+MAX_INTEGER = 2**31 - 1
+MAX_FLUSH_INTERVAL_MS = 60_000  # the largest INTEGER on PostgreSQL: quantities and ids
 
 
 class PositionInputError(InvalidInputError):
@@ -106,6 +107,20 @@ def check_quantity(quantity: object) -> int:
     if whole > MAX_INTEGER:
         raise PositionInputError(f"quantity must be at most {MAX_INTEGER}, not {quantity!r}")
     return whole
+
+
+def check_flush_interval(milliseconds: object) -> float:
+    """How often queued updates are written: above 0, at most a minute."""
+    if (
+        isinstance(milliseconds, bool)
+        or not isinstance(milliseconds, numbers.Real)
+        or not 0 < float(milliseconds) <= MAX_FLUSH_INTERVAL_MS
+    ):
+        raise PositionInputError(
+            f"flush_interval_ms must be above 0 and at most {MAX_FLUSH_INTERVAL_MS}, "
+            f"not {milliseconds!r}"
+        )
+    return float(milliseconds)
 
 
 def check_id(value: object, what: str = "position id") -> int:

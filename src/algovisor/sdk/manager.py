@@ -24,7 +24,7 @@ import sys
 import threading
 import traceback as traceback_module
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -44,12 +44,14 @@ from algovisor.positions.records import (
     PositionNotFoundError,
     PositionRecord,
     check_state,
+    storable,
 )
 from algovisor.positions.store import PositionStore
 from algovisor.positions.updates import BatchWriter, Fields, PendingUpdates
 from algovisor.positions.validation import (
     PositionInputError,
     check_entry,
+    check_flush_interval,
     check_id,
     check_optional_price,
     check_price,
@@ -58,12 +60,6 @@ from algovisor.positions.validation import (
 )
 from algovisor.positions.verify import DEFAULT_BROKER_TIMEOUT_SECS, check_against_broker
 from algovisor.sdk import crashes
-
-MAX_FLUSH_INTERVAL_MS = 60_000
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class PositionPersistenceManager:
@@ -80,15 +76,7 @@ class PositionPersistenceManager:
         stall_limit_secs: float = 30.0,
     ) -> None:
         environment = os.environ
-        if (
-            isinstance(flush_interval_ms, bool)
-            or not isinstance(flush_interval_ms, int | float)
-            or not 0 < flush_interval_ms <= MAX_FLUSH_INTERVAL_MS
-        ):
-            raise PositionInputError(
-                f"flush_interval_ms must be above 0 and at most {MAX_FLUSH_INTERVAL_MS}, "
-                f"not {flush_interval_ms!r}"
-            )
+        check_flush_interval(flush_interval_ms)
         self.strategy_name = (
             strategy_name
             or environment.get("ALGOVISOR_STRATEGY_NAME")
@@ -107,7 +95,7 @@ class PositionPersistenceManager:
         )
         dialect = Dialect.from_url(url)
         ensure_schema(url, dialect)
-        self._store = PositionStore(Connection(dialect), _now)
+        self._store = PositionStore(Connection(dialect), lambda: datetime.now(UTC))
         self.flush_interval_ms = flush_interval_ms
         self._pending = PendingUpdates()
         self._writer = BatchWriter(
@@ -134,7 +122,7 @@ class PositionPersistenceManager:
         self._usable()
         with self._session_lock:  # two threads' first writes must share one session
             if self._session_id is None:
-                self._session_id = self._store.open_session(
+                self._session_id = self._store.sessions.open(
                     strategy_id=self._strategy_id,
                     strategy_name=self.strategy_name,
                     run_id=self.run_id,
@@ -149,7 +137,7 @@ class PositionPersistenceManager:
         """Flush pending updates and end the session cleanly; open positions stay open."""
         self._writer.flush()
         if self._session_id is not None:
-            self._store.end_session(self._session_id)
+            self._store.sessions.end(self._session_id)
             self._session_id = None
             self._held.clear()
 
@@ -180,7 +168,7 @@ class PositionPersistenceManager:
         try:
             self._writer.stop()
             if self._session_id is not None:
-                self._store.end_session(self._session_id)
+                self._store.sessions.end(self._session_id)
                 self._session_id = None
         finally:
             self._closed = True
@@ -350,7 +338,7 @@ class PositionPersistenceManager:
         )
         if traceback is None and error is not None and error.__traceback__ is not None:
             traceback = "".join(traceback_module.format_exception(error))
-        marked = self._store.crash_session(
+        marked = self._store.sessions.crash(
             session_id,
             Crash(
                 description[:2000],
@@ -472,12 +460,12 @@ class PositionPersistenceManager:
                 # stored, or the position's updates would all be refused from now on.
                 held = self._held.get(position_id)
                 if held is not None:
-                    held.state = _storable(held.state)
+                    held.state = storable(held.state)
             self._rejected.update(rejected)
 
     def _mark_dead_sessions(self) -> None:
         """Sessions of processes that died with no host watching (standalone, kill -9)."""
-        self._store.sweep_crashed(socket.gethostname(), process_alive)
+        self._store.sessions.sweep_crashed(socket.gethostname(), process_alive)
 
     def _usable(self) -> None:
         if self._closed:
@@ -504,23 +492,9 @@ class PositionPersistenceManager:
             print(f"algovisor: could not close the position session: {error}", file=sys.stderr)
 
 
+@dataclass(slots=True)
 class _Held:
     """What the manager remembers of an open position: its stop and its merged state."""
 
-    __slots__ = ("state", "stop_price")
-
-    def __init__(self, stop_price: float | None, state: dict[str, Any]) -> None:
-        self.stop_price = stop_price
-        self.state = state
-
-
-def _storable(state: dict[str, Any]) -> dict[str, Any]:
-    """`state` without the entries that cannot be stored as JSON."""
-    kept = {}
-    for key, value in state.items():
-        try:
-            check_state({key: value})
-        except PositionInputError:
-            continue
-        kept[key] = value
-    return kept
+    stop_price: float | None
+    state: dict[str, Any]

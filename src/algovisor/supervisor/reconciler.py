@@ -245,7 +245,7 @@ class Reconciler:
         """
         try:
             # The SDK records the OS host name (ALGOVISOR_HOST_NAME may differ from it).
-            marked = self._positions.sweep_crashed(socket.gethostname(), process_alive)
+            marked = self._positions.sessions.sweep_crashed(socket.gethostname(), process_alive)
         except Exception:
             logger.exception("marking crashed positions sessions failed; retrying next tick")
             return
