@@ -55,6 +55,7 @@ def start_pair(
         environment = build_environment(
             os.environ,
             {},
+            {},
             {
                 "ALGOVISOR_STRATEGY_ID": str(number),
                 "ALGOVISOR_STRATEGY_NAME": f"sleeper-{number}",

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from algovisor.api.app import create_app
 from algovisor.contracts.manager import ContractManager
 from algovisor.db.models import Strategy
-from algovisor.services import api_keys
+from algovisor.services import api_keys, broker_accounts
 from algovisor.services import contracts as contract_service
 from algovisor.services import strategies as strategy_service
 from algovisor.services.context import ServiceContext
@@ -54,6 +54,7 @@ def supervisor_config(settings: Settings) -> SupervisorConfig:
         retention=RetentionLimits(
             settings.log_keep_files, settings.log_keep_days, settings.log_keep_total_bytes
         ),
+        api_url=settings.api_url,
     )
 
 
@@ -99,6 +100,7 @@ def serve(
     config = supervisor_config(settings)
     claim_lease(ctx.sessions, config.host_name, config.boot_id, settings.api_url, ctx.clock.now())
     try:
+        broker_accounts.paper_api_key(ctx)  # strategies on the paper broker are given it
         if api_keys.count(ctx) == 0:
             key, _ = api_keys.create(ctx, "first-run")
             say(f"API key (shown once, keep it): {key}")

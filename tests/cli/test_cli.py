@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 
 from algovisor.api.app import create_app
 from algovisor.db import engine as engine_module
-from algovisor.db.models import ApiKey
-from algovisor.services import api_keys, environment
+from algovisor.db.models import ApiKey, BrokerAccount
+from algovisor.services import api_keys, broker_accounts, environment
 from algovisor.services import strategies as strategy_service
 from algovisor.services import versions as version_service
 from algovisor.services.context import ServiceContext
@@ -586,3 +586,15 @@ def test_a_secret_set_from_the_cli_is_never_shown(
         if path.is_file() and path.name != "secret.key":
             assert secret.encode() not in path.read_bytes(), path
     assert (ctx.settings.data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_broker_api_key_prints_the_paper_key_again_and_again(
+    ctx: ServiceContext, cli: CliCall
+) -> None:
+    first = ok(cli("broker", "api-key")).stdout.strip()
+    assert first.startswith("av_")
+    assert ok(cli("broker", "api-key")).stdout.strip() == first
+    assert broker_accounts.is_paper_api_key(ctx, first)
+    with ctx.reading() as session:  # kept encrypted, never in the clear
+        stored = session.scalars(select(BrokerAccount.api_key_secret)).one()
+    assert first not in stored

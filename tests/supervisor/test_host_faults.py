@@ -204,6 +204,7 @@ def spawn_runner_as_reconciler_would(
     environment = build_environment(
         host.environment(),
         {},
+        {},
         {
             "ALGOVISOR_STRATEGY_ID": str(strategy_id),
             "ALGOVISOR_STRATEGY_NAME": name,

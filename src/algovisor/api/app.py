@@ -10,9 +10,11 @@ from fastapi import Depends, FastAPI
 from algovisor import __version__
 from algovisor.api.deps import require_api_key
 from algovisor.api.errors import install_error_handlers
+from algovisor.api.openalgo import CollapseDoubleSlash
 from algovisor.api.routers import (
     contracts,
     health,
+    openalgo_v1,
     positions,
     python_compat,
     schedules,
@@ -38,7 +40,9 @@ def create_app(
     app.state.wake = wake
     app.state.refresh_contract = refresh_contract or _no_host_refresh
     install_error_handlers(app)
+    app.add_middleware(CollapseDoubleSlash)
     app.include_router(health.router)
+    app.include_router(openalgo_v1.router)  # its own key check: the paper broker's key
     app.include_router(strategies.router, dependencies=[Depends(require_api_key)])
     app.include_router(schedules.router, dependencies=[Depends(require_api_key)])
     app.include_router(contracts.router, dependencies=[Depends(require_api_key)])

@@ -19,7 +19,7 @@ from algovisor.cli.output import (
     table,
     when,
 )
-from algovisor.services import api_keys, hosts, openalgo_import
+from algovisor.services import api_keys, broker_accounts, hosts, openalgo_import
 from algovisor.services import schedules as schedule_service
 from algovisor.services import strategies as strategy_service
 
@@ -35,6 +35,8 @@ app.add_typer(positions.app, name="positions")
 app.command("explain")(calendar.explain)
 keys_app = typer.Typer(help="API keys for the REST API.", no_args_is_help=True)
 app.add_typer(keys_app, name="api-key")
+broker_app = typer.Typer(help="The brokers strategies trade through.", no_args_is_help=True)
+app.add_typer(broker_app, name="broker")
 
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 
@@ -130,6 +132,16 @@ def import_openalgo(
             console.print(f"[yellow]warning:[/] {hosts.no_host_message(ctx)}", highlight=False)
     if report.failed:
         raise typer.Exit(1)
+
+
+@broker_app.command("api-key")
+@handle_errors
+def broker_api_key(typer_context: typer.Context) -> None:
+    """The key for the paper broker's OpenAlgo API (`api(api_key=..., host=...)`).
+
+    Strategies run by algovisor get it as OPENALGO_API_KEY with OPENALGO_HOST.
+    """
+    typer.echo(broker_accounts.paper_api_key(open_context(typer_context)))
 
 
 @keys_app.command("create")

@@ -414,3 +414,20 @@ class OrderIntentRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     confirmed_at: Mapped[datetime | None] = mapped_column()
+
+
+class BrokerAccount(Base):
+    """A broker algovisor trades through: the paper broker's API key, an upstream's URL and key.
+
+    Keys are Fernet tokens (printable again by `algovisor broker api-key`); the
+    SHA-256 of the paper key answers each request without decrypting anything.
+    """
+
+    __tablename__ = "broker_accounts"
+
+    broker: Mapped[str] = mapped_column(String(32), primary_key=True)
+    api_key_secret: Mapped[str] = mapped_column(Text)
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    upstream_url: Mapped[str | None] = mapped_column(Text)
+    upstream_key_secret: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()

@@ -18,3 +18,5 @@ class SupervisorConfig:
     log_max_bytes: int = 50 * 1024 * 1024
     retention: RetentionLimits = field(default_factory=lambda: RetentionLimits(50, 30, 2 * 1024**3))
     policy: RestartPolicy = field(default_factory=RestartPolicy)
+    # Where strategies reach the paper broker's OpenAlgo API (None: no API served).
+    api_url: str | None = None

@@ -14,11 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from algovisor.data_layout import DataLayout
-from algovisor.db.models import Run, Strategy, StrategyEnvVar, StrategyVersion
+from algovisor.db.models import BrokerAccount, Run, Strategy, StrategyEnvVar, StrategyVersion
 from algovisor.errors import AlgovisorError
 from algovisor.runner.files import EXIT_RECORD, write_atomically
 from algovisor.security.encryption import SecretBox
 from algovisor.supervisor.processes import build_environment, runner_command, spawn
+
+PAPER_BROKER = "paper"
 
 
 class ScriptTamperedError(AlgovisorError):
@@ -30,6 +32,7 @@ class LaunchSettings:
     host_environment: Mapping[str, str]
     database_url: str
     log_max_bytes: int
+    api_url: str | None = None
 
 
 def launch(
@@ -49,6 +52,7 @@ def launch(
     work_dir.mkdir(parents=True, exist_ok=True)
     environment = build_environment(
         settings.host_environment,
+        openalgo_variables(session, secrets, strategy.broker, settings.api_url),
         strategy_variables(session, secrets, strategy.id),
         {
             "ALGOVISOR_STRATEGY_ID": str(strategy.id),
@@ -62,6 +66,25 @@ def launch(
     log_path = Path(run.log_path)
     command = runner_command(run_dir, log_path, settings.log_max_bytes, script)
     return spawn(command, environment, work_dir, log_path)
+
+
+def openalgo_variables(
+    session: Session, secrets: SecretBox, broker: str, api_url: str | None
+) -> dict[str, str]:
+    """How an unmodified OpenAlgo strategy finds the paper broker: the names OpenAlgo uses.
+
+    Both spellings of the key are in use (OpenAlgo's own examples read
+    OPENALGO_APIKEY). They are defaults: a strategy's own variables win.
+    """
+    account = session.get(BrokerAccount, broker) if broker == PAPER_BROKER else None
+    if account is None or api_url is None:
+        return {}
+    key = secrets.decrypt(account.api_key_secret)
+    return {
+        "OPENALGO_API_KEY": key,
+        "OPENALGO_APIKEY": key,
+        "OPENALGO_HOST": api_url.rstrip("/"),
+    }
 
 
 def materialize_script(layout: DataLayout, version: StrategyVersion) -> Path:

@@ -23,10 +23,11 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 def build_environment(
     host_environment: Mapping[str, str],
+    defaults: Mapping[str, str],
     strategy_variables: Mapping[str, str],
     algovisor_variables: Mapping[str, str],
 ) -> dict[str, str]:
-    """A strategy's environment: a minimal base, its own variables, then ours."""
+    """A strategy's environment: a minimal base, defaults it may override, its own, then ours."""
     environment = {
         key: value
         for key, value in host_environment.items()
@@ -34,6 +35,7 @@ def build_environment(
     }
     environment.setdefault("PATH", DEFAULT_PATH)
     environment["PYTHONUNBUFFERED"] = "1"
+    environment.update(defaults)
     environment.update(strategy_variables)
     environment.update(algovisor_variables)
     return environment

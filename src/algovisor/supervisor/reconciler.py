@@ -444,7 +444,10 @@ class Reconciler:
                 self._layout,
                 self._secrets,
                 LaunchSettings(
-                    self._host_environment, self._config.database_url, self._config.log_max_bytes
+                    self._host_environment,
+                    self._config.database_url,
+                    self._config.log_max_bytes,
+                    self._config.api_url,
                 ),
                 strategy,
                 version,

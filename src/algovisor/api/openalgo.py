@@ -1,0 +1,115 @@
+"""OpenAlgo's conventions for `/api/v1/...`: the key in the body, its error shape, its field rules.
+
+    every endpoint    POST, a JSON object with `apikey` (instruments: GET, query string)
+    bad request       400 {"status": "error", "message": "{'field': ['...']}"}
+    wrong key         403 {"status": "error", "message": "Invalid openalgo apikey"}
+    not found         404 (an order, a symbol on the `symbol` endpoint)
+
+The `openalgo` client sends numbers as strings (`"quantity": "75"`) and keeps
+unknown keyword arguments: fields accept both forms, and unknown keys are ignored.
+Messages follow OpenAlgo's (marshmallow's) wording, so strategies that match
+on them keep working. Algovisor's own errors never leak their shape here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from algovisor.errors import AlgovisorError, NotFoundError, UnavailableError
+from algovisor.services import broker_accounts
+from algovisor.services.context import ServiceContext
+
+INVALID_KEY = "Invalid openalgo apikey"
+
+
+class OpenAlgoError(Exception):
+    """An answer in OpenAlgo's error shape."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+def invalid(field_errors: Mapping[str, Sequence[str]]) -> OpenAlgoError:
+    """A 400 whose message is the dict repr marshmallow would give (`str(err.messages)`)."""
+    return OpenAlgoError(400, str({key: list(value) for key, value in field_errors.items()}))
+
+
+def error_response(error: OpenAlgoError) -> JSONResponse:
+    return JSONResponse({"status": "error", "message": error.message}, error.status_code)
+
+
+def translated(error: AlgovisorError) -> OpenAlgoError:
+    """One of ours, told the OpenAlgo way (never as a 500)."""
+    if isinstance(error, NotFoundError):
+        return OpenAlgoError(404, error.message)
+    if isinstance(error, UnavailableError):
+        return OpenAlgoError(503, error.message)
+    return OpenAlgoError(400, error.message)
+
+
+class Body:
+    """A request's JSON object, read field by field with OpenAlgo's messages."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+
+    @staticmethod
+    async def of(request: Request) -> Body:
+        raw = await request.body()
+        try:
+            document = json.loads(raw) if raw.strip() else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise OpenAlgoError(400, f"Invalid JSON body: {error}") from error
+        if not isinstance(document, dict):
+            raise invalid({"_schema": ["Invalid input type."]})
+        return Body(document)
+
+    def text(self, name: str, *, required: bool = True, default: str | None = None) -> str | None:
+        value = self._values.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise invalid({name: ["Missing data for required field."]})
+            return default
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise invalid({name: ["Not a valid string."]})
+        return str(value).strip()
+
+    def required_text(self, name: str) -> str:
+        value = self.text(name)
+        assert value is not None  # noqa: S101 - required fields raise when missing
+        return value
+
+    def choice(self, name: str, allowed: Sequence[str], *, required: bool = True) -> str | None:
+        value = self.text(name, required=required)
+        if value is None:
+            return None
+        if value not in allowed:
+            raise invalid({name: [f"Must be one of: {', '.join(allowed)}."]})
+        return value
+
+
+def check_api_key(ctx: ServiceContext, key: str | None) -> None:
+    """Missing: 400 (a required field); wrong: 403 (OpenAlgo's order: schema, then key)."""
+    if key is None or not key.strip():
+        raise invalid({"apikey": ["Missing data for required field."]})
+    if not broker_accounts.is_paper_api_key(ctx, key.strip()):
+        raise OpenAlgoError(403, INVALID_KEY)
+
+
+class CollapseDoubleSlash:
+    """`http://host:port/` as OPENALGO_HOST makes the client ask for `//api/v1/...`; serve it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http" and scope.get("path", "").startswith("//api/v1/"):
+            scope = {**scope, "path": scope["path"][1:], "raw_path": scope["path"][1:].encode()}
+        await self.app(scope, receive, send)

@@ -1,0 +1,96 @@
+"""The paper broker's answers, in OpenAlgo's shapes: symbols, search, expiries, intervals.
+
+Instruments are the `paper` master contract's; what the `openalgo` client
+reads from each answer is in docs/OPENALGO_API.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from algovisor.contracts.queries import ContractQueries
+from algovisor.contracts.records import Instrument
+from algovisor.contracts.symbols import MONTHS
+from algovisor.errors import InvalidInputError, NotFoundError
+from algovisor.services.context import ServiceContext
+
+BROKER = "paper"
+INTERVALS = {
+    "seconds": [],
+    "minutes": ["1m", "3m", "5m", "10m", "15m", "30m"],
+    "hours": ["1h"],
+    "days": ["D"],
+    "weeks": [],
+    "months": [],
+}
+EXPIRY_EXCHANGES = ("NFO", "BFO", "MCX", "CDS", "NCO", "BCD", "NCDEX", "CRYPTO")
+EXPIRY_KINDS = ("futures", "options")
+SEARCH_LIMIT = 500
+
+
+class SymbolNotListedError(NotFoundError):
+    """The symbol is not in today's paper contract on that exchange."""
+
+
+def expiry_text(day: date) -> str:
+    """OpenAlgo's expiry: 25-AUG-26."""
+    return f"{day.day:02d}-{MONTHS[day.month - 1]}-{day.year % 100:02d}"
+
+
+def instrument_row(instrument: Instrument) -> dict[str, Any]:
+    """One instrument as OpenAlgo's symbol, search and instruments endpoints give it."""
+    expiry = instrument.expiry
+    return {
+        "symbol": instrument.symbol,
+        "brsymbol": instrument.broker_symbol,
+        "name": instrument.name,
+        "exchange": instrument.exchange,
+        "brexchange": instrument.broker_exchange,
+        "token": instrument.token,
+        "expiry": expiry_text(expiry) if expiry else "",
+        "strike": instrument.strike if instrument.strike is not None else 0.0,
+        "lotsize": instrument.lot_size,
+        "instrumenttype": instrument.instrument_type,
+        "tick_size": instrument.tick_size,
+    }
+
+
+def symbol(ctx: ServiceContext, name: str, exchange: str) -> dict[str, Any]:
+    with ctx.reading() as session:
+        try:
+            found = ContractQueries(session, BROKER).instrument(name.upper(), exchange)
+        except NotFoundError as error:
+            raise SymbolNotListedError(f"Symbol {name} not found in exchange {exchange}") from error
+    return instrument_row(found)
+
+
+def search(ctx: ServiceContext, query: str, exchange: str | None) -> list[dict[str, Any]]:
+    """Symbols starting with the first word and holding every other one: `NIFTY 26000 CE`."""
+    words = query.upper().split()
+    if not words:
+        raise InvalidInputError("Query parameter is required and cannot be empty")
+    with ctx.reading() as session:
+        queries = ContractQueries(session, BROKER)
+        candidates = queries.search(words[0], exchange, limit=SEARCH_LIMIT * 20)
+    matches = [
+        instrument
+        for instrument in candidates
+        if all(word in instrument.symbol for word in words[1:])
+    ]
+    return [instrument_row(instrument) for instrument in matches[:SEARCH_LIMIT]]
+
+
+def expiries(ctx: ServiceContext, name: str, exchange: str, kind: str) -> list[str]:
+    """`DD-MMM-YY` dates, soonest first, of one underlying's futures or options."""
+    with ctx.reading() as session:
+        queries = ContractQueries(session, BROKER)
+        try:
+            if kind == "futures":
+                dates = set(queries.expiries(name, exchange, "FUT"))
+            else:
+                dates = set(queries.expiries(name, exchange, "CE"))
+                dates |= set(queries.expiries(name, exchange, "PE"))
+        except NotFoundError:
+            dates = set()  # no such exchange in the contract: nothing expires there
+    return [expiry_text(day) for day in sorted(dates)]

@@ -1,0 +1,182 @@
+"""The paper broker's OpenAlgo API (`/api/v1/...`): its key, its error shape, its symbol endpoints.
+
+Driven through FastAPI's client for the edge cases, and through the real `openalgo`
+package against a real host for what a strategy does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from algovisor.api.app import create_app
+from algovisor.services import broker_accounts
+from algovisor.services.context import ServiceContext
+from algovisor.supervisor.launch import openalgo_variables
+from algovisor.supervisor.processes import build_environment
+from tests.conftest import HostProcess, load_small_contract
+
+
+@pytest.fixture
+def paper(ctx: ServiceContext, tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
+    load_small_contract(ctx, tmp_path)
+    key = broker_accounts.paper_api_key(ctx)
+    with TestClient(create_app(ctx)) as client:
+        yield client, key
+
+
+def post(client: TestClient, endpoint: str, body: Any) -> tuple[int, dict[str, Any]]:
+    response = client.post(f"/api/v1/{endpoint}", json=body)
+    return response.status_code, response.json()
+
+
+def test_the_key_is_made_once_and_kept(ctx: ServiceContext) -> None:
+    key = broker_accounts.paper_api_key(ctx)
+    assert key.startswith("av_")
+    assert broker_accounts.paper_api_key(ctx) == key
+    assert broker_accounts.is_paper_api_key(ctx, key)
+    assert not broker_accounts.is_paper_api_key(ctx, key + "x")
+
+
+def test_missing_and_wrong_keys_and_bad_bodies_get_openalgo_errors(
+    paper: tuple[TestClient, str],
+) -> None:
+    client, key = paper
+    assert post(client, "intervals", {}) == (
+        400,
+        {"status": "error", "message": "{'apikey': ['Missing data for required field.']}"},
+    )
+    assert post(client, "intervals", {"apikey": "av_wrong"}) == (
+        403,
+        {"status": "error", "message": "Invalid openalgo apikey"},
+    )
+    # An algovisor REST key is not the broker's key.
+    assert post(client, "intervals", {"apikey": key[:-1]})[0] == 403
+    malformed = client.post("/api/v1/intervals", content=b"{not json")
+    assert malformed.status_code == 400
+    assert malformed.json()["message"].startswith("Invalid JSON body")
+    assert post(client, "intervals", [key]) == (
+        400,
+        {"status": "error", "message": "{'_schema': ['Invalid input type.']}"},
+    )
+
+
+def test_intervals_and_a_trailing_slash(paper: tuple[TestClient, str]) -> None:
+    client, key = paper
+    status, answer = post(client, "intervals/", {"apikey": key})
+    assert status == 200
+    assert answer["data"]["minutes"] == ["1m", "3m", "5m", "10m", "15m", "30m"]
+    assert answer["data"]["days"] == ["D"]
+
+
+def test_symbol_found_and_not_found(paper: tuple[TestClient, str]) -> None:
+    client, key = paper
+    status, answer = post(
+        client, "symbol", {"apikey": key, "symbol": "NIFTY28DEC2724000CE", "exchange": "NFO"}
+    )
+    assert status == 200
+    assert answer["data"] == {
+        "symbol": "NIFTY28DEC2724000CE",
+        "brsymbol": "NIFTY27DEC24000CE",
+        "name": "NIFTY",
+        "exchange": "NFO",
+        "brexchange": "NFO",
+        "token": "12345858",
+        "expiry": "28-DEC-27",
+        "strike": 24000.0,
+        "lotsize": 65,
+        "instrumenttype": "CE",
+        "tick_size": 0.05,
+    }
+    assert post(client, "symbol", {"apikey": key, "symbol": "NOPE", "exchange": "NSE"}) == (
+        404,
+        {"status": "error", "message": "Symbol NOPE not found in exchange NSE"},
+    )
+    status, answer = post(client, "symbol", {"apikey": key, "symbol": "SBIN", "exchange": "XNSE"})
+    assert status == 400
+    assert answer["message"].startswith("{'exchange': ['Must be one of: NSE, BSE, NFO")
+
+
+def test_search_matches_every_word(paper: tuple[TestClient, str]) -> None:
+    client, key = paper
+    status, answer = post(client, "search", {"apikey": key, "query": "nifty 24000 pe"})
+    assert status == 200
+    assert [row["symbol"] for row in answer["data"]] == ["NIFTY28DEC2724000PE"]
+    assert answer["message"] == "Found 1 matching symbols"
+    _, none = post(client, "search", {"apikey": key, "query": "TCS"})
+    assert none == {"status": "success", "message": "No matching symbols found", "data": []}
+    assert post(client, "search", {"apikey": key, "query": "  "}) == (
+        400,
+        {"status": "error", "message": "Query parameter is required and cannot be empty"},
+    )
+
+
+def test_expiry_of_options_and_futures(paper: tuple[TestClient, str]) -> None:
+    client, key = paper
+    body = {"apikey": key, "symbol": "NIFTY", "exchange": "NFO", "instrumenttype": "options"}
+    assert post(client, "expiry", body) == (
+        200,
+        {
+            "status": "success",
+            "message": "Found 1 expiry dates for NIFTY options in NFO",
+            "data": ["28-DEC-27"],
+        },
+    )
+    _, futures = post(client, "expiry", {**body, "instrumenttype": "futures"})
+    assert futures["data"] == ["28-DEC-27"]
+    _, none = post(client, "expiry", {**body, "symbol": "BANKNIFTY"})
+    assert none["data"] == []
+    assert none["message"] == "No expiry dates found for BANKNIFTY options in NFO"
+    status, bad = post(client, "expiry", {**body, "instrumenttype": "swaps"})
+    assert (status, bad["message"]) == (
+        400,
+        "{'instrumenttype': ['Must be one of: futures, options.']}",
+    )
+
+
+def test_strategies_on_the_paper_broker_find_it_by_openalgo_names(ctx: ServiceContext) -> None:
+    key = broker_accounts.paper_api_key(ctx)
+    with ctx.reading() as session:
+        given = openalgo_variables(session, ctx.secrets, "paper", "http://127.0.0.1:8600/")
+        assert openalgo_variables(session, ctx.secrets, "angel", "http://127.0.0.1:8600") == {}
+        assert openalgo_variables(session, ctx.secrets, "paper", None) == {}
+    assert given == {
+        "OPENALGO_API_KEY": key,
+        "OPENALGO_APIKEY": key,
+        "OPENALGO_HOST": "http://127.0.0.1:8600",
+    }
+    # Defaults: the strategy's own OPENALGO_HOST (a real server) wins.
+    environment = build_environment({}, given, {"OPENALGO_HOST": "http://10.0.0.5:5000"}, {})
+    assert environment["OPENALGO_HOST"] == "http://10.0.0.5:5000"
+    assert environment["OPENALGO_API_KEY"] == key
+
+
+def test_the_openalgo_package_talks_to_a_running_host(
+    host: HostProcess, ctx: ServiceContext
+) -> None:
+    from openalgo import api
+
+    host.start()
+    key = broker_accounts.paper_api_key(ctx)  # the host made it at start
+    client = api(api_key=key, host=host.url)
+    assert client.intervals()["data"]["hours"] == ["1h"]
+    sbin = client.symbol(symbol="SBIN", exchange="NSE")
+    assert (sbin["status"], sbin["data"]["token"]) == ("success", "779521")
+    found = client.search(query="NIFTY 24000", exchange="NFO")
+    assert sorted(row["symbol"] for row in found["data"]) == [
+        "NIFTY28DEC2724000CE",
+        "NIFTY28DEC2724000PE",
+    ]
+    assert client.expiry(symbol="NIFTY", exchange="NFO", instrumenttype="futures")["data"] == [
+        "28-DEC-27"
+    ]
+    # A host typed with a trailing slash makes the client ask for //api/v1/...
+    slashed = api(api_key=key, host=host.url + "/")
+    assert slashed.intervals()["status"] == "success"
+    wrong = api(api_key="av_wrong", host=host.url).intervals()
+    assert wrong["status"] == "error"
+    assert wrong["message"] == 'HTTP 403: {"status":"error","message":"Invalid openalgo apikey"}'
