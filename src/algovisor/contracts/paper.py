@@ -66,7 +66,7 @@ def _hash_fraction(text: str) -> float:
     return crc32(text.encode()) / 2**32
 
 
-def _stock_spot(name: str, lowest_price: float) -> float:
+def stock_spot(name: str, lowest_price: float) -> float:
     """A deterministic price, spread evenly on a log scale like real share prices."""
     override = specs.STOCK_SPOT_OVERRIDES.get(name)
     if override is not None:
@@ -224,7 +224,7 @@ def _add_equities(book: _RowBook) -> None:
     for exchange, names in (("NSE", nse), ("BSE", nse + bse_only)):
         for name in names:
             lowest_price = LOWEST_FNO_STOCK_PRICE if name in fno else LOWEST_STOCK_PRICE
-            penny = _stock_spot(name, lowest_price) < specs.PENNY_STOCK_BELOW_RUPEES
+            penny = stock_spot(name, lowest_price) < specs.PENNY_STOCK_BELOW_RUPEES
             tick = specs.PENNY_STOCK_TICK if penny else specs.EQUITY_TICK
             book.add(name, name, exchange, None, 1, "EQ", tick)
 
@@ -294,7 +294,7 @@ def _add_stock_derivatives(book: _RowBook, calendar: ExpiryCalendar, trading_day
         specs.STOCK_DERIVATIVE_MONTHS,
     )
     for position, name in enumerate(specs.FNO_STOCKS):
-        spot = _stock_spot(name, LOWEST_FNO_STOCK_PRICE)
+        spot = stock_spot(name, LOWEST_FNO_STOCK_PRICE)
         lot_size = _stock_lot_size(spot)
         book.add_futures(name, "NFO", nse_expiries, lot_size, specs.EQUITY_TICK)
         ladder = _strike_ladder(spot, _stock_strike_step(spot), max(specs.STOCK_STRIKES_EACH_SIDE))

@@ -1,0 +1,4 @@
+"""The built-in paper broker: a simulated market and an OpenAlgo-compatible API over it.
+
+No account needed: prices are seeded, deterministic and priced consistently across instruments.
+"""
