@@ -7,6 +7,7 @@ package against a real host for what a strategy does.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from algovisor.api.app import create_app
+from algovisor.schedule.calendar import INDIA
 from algovisor.services import broker_accounts
 from algovisor.services.context import ServiceContext
 from algovisor.supervisor.launch import openalgo_variables
@@ -174,9 +176,82 @@ def test_the_openalgo_package_talks_to_a_running_host(
     assert client.expiry(symbol="NIFTY", exchange="NFO", instrumenttype="futures")["data"] == [
         "28-DEC-27"
     ]
+    assert client.quotes(symbol="SBIN", exchange="NSE")["status"] == "success"
+    frame = client.history(
+        symbol="SBIN", exchange="NSE", interval="D", start_date="2026-01-01", end_date="2026-01-31"
+    )
+    assert list(frame.columns) == ["open", "high", "low", "close", "volume", "oi"]
+    assert len(frame) >= 19  # January 2026's NSE sessions, one daily bar each
     # A host typed with a trailing slash makes the client ask for //api/v1/...
     slashed = api(api_key=key, host=host.url + "/")
     assert slashed.intervals()["status"] == "success"
     wrong = api(api_key="av_wrong", host=host.url).intervals()
     assert wrong["status"] == "error"
     assert wrong["message"] == 'HTTP 403: {"status":"error","message":"Invalid openalgo apikey"}'
+
+
+def test_quotes_depth_and_multiquotes_come_from_the_simulated_market(
+    paper: tuple[TestClient, str],
+) -> None:
+    client, key = paper
+    status, answer = post(client, "quotes", {"apikey": key, "symbol": "sbin", "exchange": "NSE"})
+    assert status == 200
+    quote = answer["data"]
+    assert set(quote) == {"open", "high", "low", "ltp", "ask", "bid", "prev_close", "volume", "oi"}
+    assert quote["low"] <= quote["ltp"] <= quote["high"]
+    assert quote["bid"] < quote["ask"]
+    assert round(quote["ltp"] / 0.05, 6).is_integer()  # on SBIN's tick
+    status, answer = post(client, "depth", {"apikey": key, "symbol": "SBIN", "exchange": "NSE"})
+    assert status == 200
+    bids, asks = answer["data"]["bids"], answer["data"]["asks"]
+    assert len(bids) == len(asks) == 5
+    assert [level["price"] for level in bids] == sorted(
+        (level["price"] for level in bids), reverse=True
+    )
+    assert bids[0]["price"] < asks[0]["price"]
+    unknown = {"symbol": "TCS", "exchange": "NSE"}
+    status, answer = post(
+        client,
+        "multiquotes",
+        {"apikey": key, "symbols": [unknown, {"symbol": "SBIN", "exchange": "NSE"}]},
+    )
+    assert status == 200
+    assert [item["symbol"] for item in answer["results"]] == ["TCS", "SBIN"]
+    assert answer["results"][0]["error"].startswith("Symbol 'TCS' not found for exchange 'NSE'")
+    assert answer["results"][1]["data"]["ltp"] == quote["ltp"]
+    status, answer = post(client, "multiquotes", {"apikey": key, "symbols": [unknown]})
+    assert status == 400
+    assert answer["invalid_symbols"] == [{**unknown, "error": answer["message"]}]
+    assert post(client, "multiquotes", {"apikey": key, "symbols": []})[0] == 400
+    status, answer = post(client, "quotes", {"apikey": key, "symbol": "TCS", "exchange": "NSE"})
+    assert status == 400
+    assert "ensure master contracts are downloaded" in answer["message"]
+
+
+def test_history_bars_and_bad_requests(paper: tuple[TestClient, str], ctx: ServiceContext) -> None:
+    client, key = paper
+    today = ctx.clock.now().astimezone(INDIA).date()
+    body = {
+        "apikey": key,
+        "symbol": "NIFTY28DEC2724000CE",
+        "exchange": "NFO",
+        "interval": "15m",
+        "start_date": (today - timedelta(days=7)).isoformat(),
+        "end_date": today.isoformat(),
+        "source": "api",
+    }
+    status, answer = post(client, "history", body)
+    assert status == 200
+    bars = answer["data"]
+    assert len(bars) >= 25  # at least one full session of 15-minute bars in a week
+    stamps = [bar["timestamp"] for bar in bars]
+    assert stamps == sorted(stamps)
+    assert all(isinstance(stamp, int) for stamp in stamps)
+    assert all(bar["low"] <= min(bar["open"], bar["close"]) for bar in bars)
+    status, answer = post(client, "history", {**body, "interval": "2m"})
+    assert (status, answer["message"]) == (
+        400,
+        "Unsupported interval '2m'. Use one of: 1m, 3m, 5m, 10m, 15m, 30m, 1h, D",
+    )
+    status, answer = post(client, "history", {**body, "start_date": "01-12-2026"})
+    assert (status, answer["message"]) == (400, "{'start_date': ['Not a valid date.']}")

@@ -21,6 +21,7 @@ from algovisor.api.routers import (
     strategies,
 )
 from algovisor.errors import UnavailableError
+from algovisor.services import paper_broker
 from algovisor.services.context import ServiceContext
 
 
@@ -39,6 +40,7 @@ def create_app(
     app.state.context = context
     app.state.wake = wake
     app.state.refresh_contract = refresh_contract or _no_host_refresh
+    app.state.market = paper_broker.open_market(context)
     install_error_handlers(app)
     app.add_middleware(CollapseDoubleSlash)
     app.include_router(health.router)

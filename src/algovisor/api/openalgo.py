@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from fastapi import Request
@@ -30,10 +31,11 @@ INVALID_KEY = "Invalid openalgo apikey"
 class OpenAlgoError(Exception):
     """An answer in OpenAlgo's error shape."""
 
-    def __init__(self, status_code: int, message: str) -> None:
+    def __init__(self, status_code: int, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
+        self.extra = extra
 
 
 def invalid(field_errors: Mapping[str, Sequence[str]]) -> OpenAlgoError:
@@ -42,7 +44,9 @@ def invalid(field_errors: Mapping[str, Sequence[str]]) -> OpenAlgoError:
 
 
 def error_response(error: OpenAlgoError) -> JSONResponse:
-    return JSONResponse({"status": "error", "message": error.message}, error.status_code)
+    return JSONResponse(
+        {"status": "error", "message": error.message, **error.extra}, error.status_code
+    )
 
 
 def translated(error: AlgovisorError) -> OpenAlgoError:
@@ -85,6 +89,25 @@ class Body:
         value = self.text(name)
         assert value is not None  # noqa: S101 - required fields raise when missing
         return value
+
+    def day(self, name: str) -> date:
+        """A required `%Y-%m-%d` date."""
+        text = self.required_text(name)
+        try:
+            return date.fromisoformat(text)
+        except ValueError as error:
+            raise invalid({name: ["Not a valid date."]}) from error
+
+    def items(self, name: str) -> list[Body]:
+        """A required, non-empty list of objects (multiquotes' `symbols`)."""
+        value = self._values.get(name)
+        if value is None:
+            raise invalid({name: ["Missing data for required field."]})
+        if not isinstance(value, list) or not value:
+            raise invalid({name: ["Shorter than minimum length 1."]})
+        if not all(isinstance(item, dict) for item in value):
+            raise invalid({name: ["Invalid input type."]})
+        return [Body(item) for item in value]
 
     def choice(self, name: str, allowed: Sequence[str], *, required: bool = True) -> str | None:
         value = self.text(name, required=required)

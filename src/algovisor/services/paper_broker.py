@@ -1,4 +1,4 @@
-"""The paper broker's answers, in OpenAlgo's shapes: symbols, search, expiries, intervals.
+"""The paper broker's answers, in OpenAlgo's shapes: symbols, search, expiries, market data.
 
 Instruments are the `paper` master contract's; what the `openalgo` client
 reads from each answer is in docs/OPENALGO_API.md.
@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from algovisor.brokers.paper.market import Quote, SimulatedMarket
+from algovisor.contracts.days import opens_for_trading
 from algovisor.contracts.queries import ContractQueries
+from algovisor.contracts.readiness import CONTRACT_CALENDAR
 from algovisor.contracts.records import Instrument
 from algovisor.contracts.symbols import MONTHS
 from algovisor.errors import InvalidInputError, NotFoundError
@@ -94,3 +97,88 @@ def expiries(ctx: ServiceContext, name: str, exchange: str, kind: str) -> list[s
         except NotFoundError:
             dates = set()  # no such exchange in the contract: nothing expires there
     return [expiry_text(day) for day in sorted(dates)]
+
+
+# ----- market data ----------------------------------------------------------------------
+
+MARKET_SEED = 20_260_101  # one market for every host: the same prices on every machine
+
+
+def open_market(ctx: ServiceContext) -> SimulatedMarket:
+    """The paper broker's market; its trading days are the NSE calendar's (holidays frozen)."""
+    calendars = ctx.calendars
+
+    def is_trading_day(day: date) -> bool:
+        return opens_for_trading(calendars.current()[CONTRACT_CALENDAR], day)
+
+    return SimulatedMarket(MARKET_SEED, (), is_trading_day=is_trading_day)
+
+
+def listed(ctx: ServiceContext, name: str, exchange: str) -> Instrument:
+    """An instrument of today's contract; OpenAlgo's 400 text when it is not there."""
+    with ctx.reading() as session:
+        try:
+            return ContractQueries(session, BROKER).instrument(name.upper(), exchange)
+        except NotFoundError as error:
+            raise InvalidInputError(
+                f"Symbol '{name}' not found for exchange '{exchange}'. Please verify the symbol "
+                "name and ensure master contracts are downloaded."
+            ) from error
+
+
+def quote_data(quote: Quote) -> dict[str, Any]:
+    return {
+        "open": quote.open,
+        "high": quote.high,
+        "low": quote.low,
+        "ltp": quote.ltp,
+        "ask": quote.ask,
+        "bid": quote.bid,
+        "prev_close": quote.prev_close,
+        "volume": quote.volume,
+        "oi": quote.oi,
+    }
+
+
+def quotes(
+    ctx: ServiceContext, market: SimulatedMarket, name: str, exchange: str
+) -> dict[str, Any]:
+    return quote_data(market.quote(listed(ctx, name, exchange), ctx.clock.now()))
+
+
+def depth(ctx: ServiceContext, market: SimulatedMarket, name: str, exchange: str) -> dict[str, Any]:
+    book = market.depth(listed(ctx, name, exchange), ctx.clock.now())
+    quote = book.quote
+    return {
+        **{key: value for key, value in quote_data(quote).items() if key not in ("ask", "bid")},
+        "ltq": quote.last_quantity,
+        "totalbuyqty": book.total_buy_quantity,
+        "totalsellqty": book.total_sell_quantity,
+        "asks": [{"price": level.price, "quantity": level.quantity} for level in book.asks],
+        "bids": [{"price": level.price, "quantity": level.quantity} for level in book.bids],
+    }
+
+
+def history(
+    ctx: ServiceContext,
+    market: SimulatedMarket,
+    name: str,
+    exchange: str,
+    interval: str,
+    start: date,
+    end: date,
+) -> list[dict[str, Any]]:
+    """Bars as OpenAlgo sends them: epoch-second timestamps, oldest first."""
+    bars = market.history(listed(ctx, name, exchange), interval, start, end, ctx.clock.now())
+    return [
+        {
+            "timestamp": bar.timestamp,
+            "open": bar.open,
+            "high": bar.high,
+            "low": bar.low,
+            "close": bar.close,
+            "volume": bar.volume,
+            "oi": bar.oi,
+        }
+        for bar in bars
+    ]
