@@ -12,11 +12,10 @@ import hmac
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from algovisor.brokers.paper import BROKER as PAPER
 from algovisor.db.models import BrokerAccount
 from algovisor.security.api_keys import generate_api_key, hash_api_key
 from algovisor.services.context import ServiceContext
-
-PAPER = "paper"
 
 
 def paper_api_key(ctx: ServiceContext) -> str:

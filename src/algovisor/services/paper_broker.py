@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from algovisor.brokers.paper import BROKER
 from algovisor.brokers.paper.market import Quote, SimulatedMarket
 from algovisor.contracts.days import opens_for_trading
 from algovisor.contracts.queries import ContractQueries
@@ -18,7 +19,6 @@ from algovisor.contracts.symbols import MONTHS
 from algovisor.errors import InvalidInputError, NotFoundError
 from algovisor.services.context import ServiceContext
 
-BROKER = "paper"
 INTERVALS = {
     "seconds": [],
     "minutes": ["1m", "3m", "5m", "10m", "15m", "30m"],

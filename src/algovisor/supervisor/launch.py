@@ -13,14 +13,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from algovisor.brokers.paper import BROKER as PAPER
 from algovisor.data_layout import DataLayout
 from algovisor.db.models import BrokerAccount, Run, Strategy, StrategyEnvVar, StrategyVersion
 from algovisor.errors import AlgovisorError
 from algovisor.runner.files import EXIT_RECORD, write_atomically
 from algovisor.security.encryption import SecretBox
 from algovisor.supervisor.processes import build_environment, runner_command, spawn
-
-PAPER_BROKER = "paper"
 
 
 class ScriptTamperedError(AlgovisorError):
@@ -76,7 +75,7 @@ def openalgo_variables(
     Both spellings of the key are in use (OpenAlgo's own examples read
     OPENALGO_APIKEY). They are defaults: a strategy's own variables win.
     """
-    account = session.get(BrokerAccount, broker) if broker == PAPER_BROKER else None
+    account = session.get(BrokerAccount, broker) if broker == PAPER else None
     if account is None or api_url is None:
         return {}
     key = secrets.decrypt(account.api_key_secret)

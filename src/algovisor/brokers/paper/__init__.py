@@ -2,3 +2,5 @@
 
 No account needed: prices are seeded, deterministic and priced consistently across instruments.
 """
+
+BROKER = "paper"  # its name wherever a broker is named: strategies, contracts, accounts
