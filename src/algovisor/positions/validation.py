@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from algovisor.contracts.records import EXCHANGES
+from algovisor.db.limits import MAX_INTEGER
 from algovisor.errors import InvalidInputError
 
 # OpenAlgo's products: intraday, carry-forward derivatives, delivery.
 PRODUCTS = ("MIS", "NRML", "CNC")
-MAX_INTEGER = 2**31 - 1
 MAX_FLUSH_INTERVAL_MS = 60_000  # the largest INTEGER on PostgreSQL: quantities and ids
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from algovisor.db.limits import MAX_INTEGER
 from algovisor.errors import InvalidInputError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-]$|^[A-Za-z0-9]$")
@@ -13,7 +14,7 @@ RESERVED_ENV_PREFIXES = ("ALGOVISOR_",)
 RESERVED_ENV_KEYS = frozenset({"PATH", "HOME", "PYTHONPATH", "PYTHONHOME", "LD_PRELOAD"})
 SCRIPT_SUFFIX = ".py"
 MAX_FILENAME_CHARS = 128  # the width of strategy_versions.filename
-MAX_DATABASE_INT = 2**31 - 1  # INTEGER columns (ids, version numbers) on PostgreSQL
+MAX_DATABASE_INT = MAX_INTEGER  # INTEGER columns (ids, version numbers) on PostgreSQL
 
 
 def validate_name(name: str) -> str:
