@@ -421,13 +421,58 @@ class BrokerAccount(Base):
 
     Keys are Fernet tokens (printable again by `algovisor broker api-key`); the
     SHA-256 of the paper key answers each request without decrypting anything.
+    The paper row has the API key; an upstream's row (`openalgo`) has its URL and key.
     """
 
     __tablename__ = "broker_accounts"
 
     broker: Mapped[str] = mapped_column(String(32), primary_key=True)
-    api_key_secret: Mapped[str] = mapped_column(Text)
-    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_key_secret: Mapped[str | None] = mapped_column(Text)
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     upstream_url: Mapped[str | None] = mapped_column(Text)
     upstream_key_secret: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
+
+
+class PaperOrderRow(Base):
+    """An order of the paper broker, as `brokers.paper.orders.Order` has it (one row, updated)."""
+
+    __tablename__ = "paper_orders"
+
+    order_id: Mapped[str] = mapped_column(String(16), primary_key=True)  # YYMMDD + 8 digits
+    symbol: Mapped[str] = mapped_column(String(64))
+    exchange: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    pricetype: Mapped[str] = mapped_column(String(8))
+    product: Mapped[str] = mapped_column(String(8))
+    price: Mapped[float] = mapped_column(Float)
+    trigger_price: Mapped[float] = mapped_column(Float)
+    strategy: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column()
+    filled_quantity: Mapped[int] = mapped_column(BigInteger)
+    average_price: Mapped[float] = mapped_column(Float)
+    rejection_reason: Mapped[str] = mapped_column(Text)
+    margin_per_unit: Mapped[float] = mapped_column(Float)
+
+
+class PaperTradeRow(Base):
+    """A fill of the paper broker: the trade book's row, and what positions and funds fold."""
+
+    __tablename__ = "paper_trades"
+
+    trade_id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    order_id: Mapped[str] = mapped_column(
+        ForeignKey("paper_orders.order_id", ondelete="CASCADE"), index=True
+    )
+    symbol: Mapped[str] = mapped_column(String(64))
+    exchange: Mapped[str] = mapped_column(String(16))
+    product: Mapped[str] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    price: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(index=True)
+    strategy: Mapped[str] = mapped_column(String(128))
+    margin_per_unit: Mapped[float] = mapped_column(Float)

@@ -22,7 +22,7 @@ def paper_api_key(ctx: ServiceContext) -> str:
     """The paper broker's API key, made on first use."""
     with ctx.reading() as session:
         row = session.get(BrokerAccount, PAPER)
-        if row is not None:
+        if row is not None and row.api_key_secret is not None:
             return ctx.secrets.decrypt(row.api_key_secret)
     key = generate_api_key()
     try:

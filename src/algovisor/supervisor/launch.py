@@ -76,7 +76,7 @@ def openalgo_variables(
     OPENALGO_APIKEY). They are defaults: a strategy's own variables win.
     """
     account = session.get(BrokerAccount, broker) if broker == PAPER else None
-    if account is None or api_url is None:
+    if account is None or account.api_key_secret is None or api_url is None:
         return {}
     key = secrets.decrypt(account.api_key_secret)
     return {
