@@ -19,7 +19,7 @@ from sqlalchemy import select
 from algovisor.api.app import create_app
 from algovisor.contracts.manager import ContractManager
 from algovisor.db.models import Strategy
-from algovisor.services import api_keys, broker_accounts
+from algovisor.services import api_keys, broker_accounts, paper_broker
 from algovisor.services import contracts as contract_service
 from algovisor.services import strategies as strategy_service
 from algovisor.services.context import ServiceContext
@@ -129,9 +129,17 @@ def serve(
             contract_service.pipeline_settings(ctx),
             contract_service.refresh_time(ctx),
             on_ready=reconciler.wake,
+            configured_sources=lambda: contract_service.configured_sources(ctx),
         )
+        paper = paper_broker.open_account(ctx)
         stop = threading.Event()
         threads = [
+            threading.Thread(
+                target=paper.serve_forever,
+                args=(stop, settings.paper_match_interval_secs),
+                name="paper-broker",
+                daemon=True,
+            ),
             threading.Thread(
                 target=reconciler.serve_forever, args=(stop,), name="reconciler", daemon=True
             ),
@@ -142,7 +150,9 @@ def serve(
         for thread in threads:
             thread.start()
         say(f"algovisor is serving on {settings.api_url} (data: {settings.data_dir})")
-        app = create_app(ctx, wake=reconciler.wake, refresh_contract=manager.refresh_now)
+        app = create_app(
+            ctx, wake=reconciler.wake, refresh_contract=manager.refresh_now, paper=paper
+        )
         server = uvicorn.Server(
             uvicorn.Config(
                 app, host=settings.bind_host, port=settings.port, log_config=None, access_log=False

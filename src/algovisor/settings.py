@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"  # a time of day, 24-hour
+
+
 class Settings(BaseSettings):
     """Everything the host and the CLI need to find their data and serve it.
 
@@ -35,10 +38,18 @@ class Settings(BaseSettings):
 
     # Master contracts: the daily refresh time (IST, on trading days), how many
     # unreadable rows a file may have, and how long a download may take.
-    contract_refresh_time: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    contract_refresh_time: str = Field(default="08:00", pattern=HHMM)
     contract_max_rejected_percent: float = Field(default=5.0, ge=0, le=100)
     contract_download_timeout_secs: float = Field(default=300.0, gt=0)
     contract_attempt_deadline_secs: float = Field(default=600.0, gt=0)
+
+    # The paper broker: its starting cash, how often working orders are matched, and
+    # when (IST, on trading days) MIS positions are squared off, per segment.
+    paper_starting_cash: int = Field(default=10_000_000, gt=0, le=10**12)
+    paper_match_interval_secs: float = Field(default=0.5, gt=0, le=60)
+    paper_squareoff_equity: str = Field(default="15:15", pattern=HHMM)  # NSE BSE NFO BFO
+    paper_squareoff_currency: str = Field(default="16:45", pattern=HHMM)  # CDS BCD
+    paper_squareoff_commodity: str = Field(default="23:30", pattern=HHMM)  # MCX
 
     log_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     log_keep_files: int = Field(default=50, ge=1)

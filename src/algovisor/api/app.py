@@ -14,6 +14,7 @@ from algovisor.api.openalgo import CollapseDoubleSlash
 from algovisor.api.routers import (
     contracts,
     health,
+    openalgo_orders,
     openalgo_v1,
     positions,
     python_compat,
@@ -23,12 +24,14 @@ from algovisor.api.routers import (
 from algovisor.errors import UnavailableError
 from algovisor.services import paper_broker
 from algovisor.services.context import ServiceContext
+from algovisor.services.paper_account import PaperAccount
 
 
 def create_app(
     context: ServiceContext,
     wake: Callable[[], None] = lambda: None,
     refresh_contract: Callable[[str], None] | None = None,
+    paper: PaperAccount | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="algovisor",
@@ -40,11 +43,12 @@ def create_app(
     app.state.context = context
     app.state.wake = wake
     app.state.refresh_contract = refresh_contract or _no_host_refresh
-    app.state.market = paper_broker.open_market(context)
+    app.state.paper = paper or paper_broker.open_account(context)
     install_error_handlers(app)
     app.add_middleware(CollapseDoubleSlash)
     app.include_router(health.router)
     app.include_router(openalgo_v1.router)  # its own key check: the paper broker's key
+    app.include_router(openalgo_orders.router)
     app.include_router(strategies.router, dependencies=[Depends(require_api_key)])
     app.include_router(schedules.router, dependencies=[Depends(require_api_key)])
     app.include_router(contracts.router, dependencies=[Depends(require_api_key)])

@@ -14,16 +14,20 @@ on them keep working. Algovisor's own errors never leak their shape here.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from algovisor.db.limits import MAX_INTEGER
 from algovisor.errors import AlgovisorError, NotFoundError, UnavailableError
 from algovisor.services import broker_accounts
 from algovisor.services.context import ServiceContext
+from algovisor.services.paper_account import PaperAccount, RejectedOrderError
 
 INVALID_KEY = "Invalid openalgo apikey"
 
@@ -51,6 +55,8 @@ def error_response(error: OpenAlgoError) -> JSONResponse:
 
 def translated(error: AlgovisorError) -> OpenAlgoError:
     """One of ours, told the OpenAlgo way (never as a 500)."""
+    if isinstance(error, RejectedOrderError):  # recorded as rejected: the client gets its id
+        return OpenAlgoError(400, error.message, orderid=error.order_id)
     if isinstance(error, NotFoundError):
         return OpenAlgoError(404, error.message)
     if isinstance(error, UnavailableError):
@@ -109,6 +115,47 @@ class Body:
             raise invalid({name: ["Invalid input type."]})
         return [Body(item) for item in value]
 
+    def number(self, name: str, *, required: bool = False) -> float | None:
+        """A finite number, given as a JSON number or a string (the client sends strings)."""
+        value = self._values.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise invalid({name: ["Missing data for required field."]})
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise invalid({name: ["Not a valid number."]})
+        try:
+            number = float(value)
+        except ValueError as error:
+            raise invalid({name: ["Not a valid number."]}) from error
+        if not math.isfinite(number):
+            raise invalid({name: ["Special numeric values (nan or infinity) are not permitted."]})
+        return number
+
+    def whole(
+        self, name: str, rule: str, *, minimum: int = 1, required: bool = True, default: int = 0
+    ) -> int:
+        """A whole number >= `minimum` (`rule` is the message otherwise); `1.0` is 1."""
+        number = self.number(name, required=required)
+        if number is None:
+            return default
+        if number < minimum:
+            raise invalid({name: [rule]})
+        if not number.is_integer():
+            raise invalid(
+                {name: [f"Fractional quantity ({number}) is not allowed for non-crypto exchanges."]}
+            )
+        if number > MAX_INTEGER:
+            raise invalid({name: [f"Must be at most {MAX_INTEGER}."]})
+        return int(number)
+
+    def price(self, name: str, rule: str) -> float:
+        """An optional price, 0 when not given; `rule` when negative."""
+        number = self.number(name) or 0.0
+        if number < 0:
+            raise invalid({name: [rule]})
+        return number
+
     def choice(self, name: str, allowed: Sequence[str], *, required: bool = True) -> str | None:
         value = self.text(name, required=required)
         if value is None:
@@ -124,6 +171,43 @@ def check_api_key(ctx: ServiceContext, key: str | None) -> None:
         raise invalid({"apikey": ["Missing data for required field."]})
     if not broker_accounts.is_paper_api_key(ctx, key.strip()):
         raise OpenAlgoError(403, INVALID_KEY)
+
+
+Handler = Callable[[PaperAccount, Body], dict[str, Any]]
+
+
+def endpoint(router: APIRouter, path: str) -> Callable[[Handler], Handler]:
+    """Register `handler` as POST <router prefix>/<path>: body read, key checked, errors shaped.
+
+    Handlers run in the thread pool (they read the database) and get the app's
+    paper account, which carries the service context and the simulated market.
+    """
+
+    def register(handler: Handler) -> Handler:
+        async def route(request: Request) -> JSONResponse:
+            account: PaperAccount = request.app.state.paper
+            try:
+                body = await Body.of(request)
+                answer = await run_in_threadpool(_answer, account, body, handler)
+            except OpenAlgoError as error:
+                return error_response(error)
+            return JSONResponse(answer)
+
+        router.add_api_route(f"/{path}", route, methods=["POST"])
+        router.add_api_route(
+            f"/{path}/", route, methods=["POST"]
+        )  # OpenAlgo's strict_slashes=False
+        return handler
+
+    return register
+
+
+def _answer(account: PaperAccount, body: Body, handler: Handler) -> dict[str, Any]:
+    check_api_key(account.ctx, body.text("apikey", required=False))
+    try:
+        return handler(account, body)
+    except AlgovisorError as error:
+        raise translated(error) from error
 
 
 class CollapseDoubleSlash:

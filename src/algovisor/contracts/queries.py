@@ -41,6 +41,7 @@ class ContractQueries:
         self._session = session
         self._broker = broker
         self._trading_day = status.trading_day
+        self.generation: int = status.generation
         self._exchanges = set(status.exchange_counts)
 
     def _rows(self) -> Select[Any]:
@@ -62,6 +63,13 @@ class ContractQueries:
         if exchange not in self._exchanges:
             raise missing_exchange(self._broker, exchange, self._exchanges)
         return exchange
+
+    def listing(self, exchange: str | None = None) -> list[Instrument]:
+        """Every instrument, or an exchange's, in a stable order (exchange, symbol)."""
+        query = self._rows()
+        if exchange is not None:
+            query = query.where(Row.exchange == self._exchange(exchange))
+        return self._fetch(query.order_by(Row.exchange, Row.symbol))
 
     def instrument(self, symbol: str, exchange: str) -> Instrument:
         query = self._rows().where(Row.exchange == self._exchange(exchange), Row.symbol == symbol)

@@ -6,6 +6,11 @@ reads from each answer is in docs/OPENALGO_API.md.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import threading
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -18,6 +23,7 @@ from algovisor.contracts.records import Instrument
 from algovisor.contracts.symbols import MONTHS
 from algovisor.errors import InvalidInputError, NotFoundError
 from algovisor.services.context import ServiceContext
+from algovisor.services.paper_account import PaperAccount
 
 INTERVALS = {
     "seconds": [],
@@ -104,14 +110,24 @@ def expiries(ctx: ServiceContext, name: str, exchange: str, kind: str) -> list[s
 MARKET_SEED = 20_260_101  # one market for every host: the same prices on every machine
 
 
-def open_market(ctx: ServiceContext) -> SimulatedMarket:
-    """The paper broker's market; its trading days are the NSE calendar's (holidays frozen)."""
+def trading_day_test(ctx: ServiceContext) -> Callable[[date], bool]:
+    """The paper broker's trading days: the NSE calendar's (the current one, overrides too)."""
     calendars = ctx.calendars
 
     def is_trading_day(day: date) -> bool:
         return opens_for_trading(calendars.current()[CONTRACT_CALENDAR], day)
 
-    return SimulatedMarket(MARKET_SEED, (), is_trading_day=is_trading_day)
+    return is_trading_day
+
+
+def open_market(ctx: ServiceContext) -> SimulatedMarket:
+    """The paper broker's market; frozen on holidays and weekends."""
+    return SimulatedMarket(MARKET_SEED, (), is_trading_day=trading_day_test(ctx))
+
+
+def open_account(ctx: ServiceContext) -> PaperAccount:
+    """The paper broker's account over its market, with the host's settings."""
+    return PaperAccount(ctx, open_market(ctx), is_trading_day=trading_day_test(ctx))
 
 
 def listed(ctx: ServiceContext, name: str, exchange: str) -> Instrument:
@@ -182,3 +198,46 @@ def history(
         }
         for bar in bars
     ]
+
+
+class InstrumentListings:
+    """`GET /api/v1/instruments` answers, made once per contract generation and exchange:
+    the whole paper contract is about 150,000 rows, too many to serialize per request."""
+
+    FORMATS = ("json", "csv")
+    COLUMNS = (
+        "symbol", "brsymbol", "name", "exchange", "brexchange", "token",
+        "expiry", "strike", "lotsize", "instrumenttype", "tick_size",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cached: dict[tuple[str | None, str], tuple[int, bytes]] = {}
+
+    def answer(self, ctx: ServiceContext, exchange: str | None, fmt: str) -> bytes:
+        with ctx.reading() as session:
+            queries = ContractQueries(session, BROKER)
+            key = (exchange, fmt)
+            with self._lock:
+                cached = self._cached.get(key)
+            if cached is not None and cached[0] == queries.generation:
+                return cached[1]
+            rows = [instrument_row(row) for row in queries.listing(exchange)]
+            generation = queries.generation
+        body = self._csv(rows) if fmt == "csv" else self._json(rows)
+        with self._lock:
+            self._cached[key] = (generation, body)
+        return body
+
+    @staticmethod
+    def _json(rows: list[dict[str, Any]]) -> bytes:
+        answer = {"status": "success", "message": f"Found {len(rows)} instruments", "data": rows}
+        return json.dumps(answer, separators=(",", ":")).encode()
+
+    @classmethod
+    def _csv(cls, rows: list[dict[str, Any]]) -> bytes:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=cls.COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue().encode()
