@@ -33,7 +33,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from algovisor.brokers.paper import BROKER
 from algovisor.brokers.paper import orders as engine
@@ -142,8 +142,9 @@ class PaperAccount:
         self._is_trading_day = is_trading_day or (lambda day: day.weekday() < 5)
         self._lock = threading.RLock()
         self._day: date | None = None  # None until loaded
-        self._orders: dict[str, Order] = {}
-        self._fills: list[Fill] = []
+        self._orders: dict[str, Order] = {}  # the day's, and any still working
+        self._working_orders: dict[str, Order] = {}
+        self._fills: list[Fill] = []  # the day's
         self._book = PositionBook()
         self._sequence = 0  # the last order number used today
         self._instruments: dict[PriceKey, Instrument] = {}
@@ -253,19 +254,15 @@ class PaperAccount:
             return self._order(order_id)
 
     def todays_orders(self) -> list[Order]:
-        """The day's orders, and working ones (there are none from earlier days)."""
+        """The day's orders (earlier days' working orders expired when the day began)."""
         with self._lock:
-            start = day_start(self._today_date())
-            return [
-                order
-                for order in self._orders.values()
-                if order.created_at >= start or order.status in WORKING
-            ]
+            self._today()
+            return list(self._orders.values())
 
     def todays_fills(self) -> list[Fill]:
         with self._lock:
-            start = day_start(self._today_date())
-            return [fill for fill in self._fills if fill.at >= start]
+            self._today()
+            return list(self._fills)
 
     def net_quantity(self, symbol: str, exchange: str, product: str) -> int:
         with self._lock:
@@ -351,6 +348,9 @@ class PaperAccount:
 
     def _square_off(self, now: datetime) -> int:
         """Cancel and close what the latest square-off of each exchange left open."""
+        mis_working = any(order.product == "MIS" for order in self._working())
+        if not mis_working and not any(p.product == "MIS" and p.quantity for p in self._book):
+            return 0  # the usual case between square-offs: nothing to look up
         due = {
             exchange: instant
             for exchange in self.settings.squareoff
@@ -411,46 +411,58 @@ class PaperAccount:
             if order.order_id not in self._orders:
                 self._sequence = max(self._sequence, int(order.order_id[6:]))
             self._orders[order.order_id] = order
+            if order.status in WORKING:
+                self._working_orders[order.order_id] = order
+            else:
+                self._working_orders.pop(order.order_id, None)
         for fill in fills:
-            self._take_fill(fill)
-
-    def _take_fill(self, fill: Fill) -> None:
-        self._fills.append(fill)
-        self._book = self._book.with_fill(fill)
-        self._last_price[fill.symbol, fill.exchange] = fill.price
+            self._fills.append(fill)
+            self._book = self._book.with_fill(fill)
+            self._last_price[fill.symbol, fill.exchange] = fill.price
 
     def _today(self) -> datetime:
         """Now; loads the account on first use and rolls it into a new day when one began."""
         now = self.ctx.clock.now()
         today = now.astimezone(IST).date()
-        if self._day is None:
-            self._load()
         if self._day != today:
-            self._roll(today, now)
+            if self._day is None:
+                self._load(today)
+            else:
+                self._roll(today)
+            self._begin(today, now)
         return now
 
-    def _today_date(self) -> date:
-        self._today()
-        assert self._day is not None  # noqa: S101 - set by _today
-        return self._day
-
-    def _load(self) -> None:
+    def _load(self, today: date) -> None:
+        """Read the account: the day's orders and any still working, and every trade (the
+        positions are folded from them)."""
+        start = day_start(today)
         with self.ctx.reading() as session:
-            order_rows = session.scalars(select(PaperOrderRow)).all()
+            order_rows = session.scalars(
+                select(PaperOrderRow).where(
+                    or_(PaperOrderRow.created_at >= start, PaperOrderRow.status.in_(WORKING))
+                )
+            ).all()
             trade_rows = session.scalars(
                 select(PaperTradeRow).order_by(PaperTradeRow.at, PaperTradeRow.trade_id)
             ).all()
             self._orders = {row.order_id: _order(row) for row in order_rows}
             fills = [_fill(row) for row in trade_rows]
-        self._fills = fills
+        self._working_orders = {
+            order_id: order for order_id, order in self._orders.items() if order.status in WORKING
+        }
+        self._book = PositionBook.from_fills(fills, day_start=start)
+        self._fills = [fill for fill in fills if fill.at >= start]
         self._last_price = {(fill.symbol, fill.exchange): fill.price for fill in fills}
-        self._day = date.min  # rolled into today next: the book is built there
 
-    def _roll(self, today: date, now: datetime) -> None:
-        """A new day: the book counts the day's P&L from its start, yesterday's day orders
-        expire, and order numbers start again."""
+    def _roll(self, today: date) -> None:
+        """A new day in a running host: the book counts the day's P&L from its start."""
+        self._book = self._book.starting(day_start(today))
+        self._orders = dict(self._working_orders)
+        self._fills = []
+
+    def _begin(self, today: date, now: datetime) -> None:
+        """The day's start: yesterday's day orders expire, and order numbers start again."""
         start = day_start(today)
-        self._book = PositionBook.from_fills(self._fills, day_start=start)
         self._instruments.clear()
         self._reported.clear()
         prefix = f"{start:%y%m%d}"
@@ -458,22 +470,28 @@ class PaperAccount:
             (int(order_id[6:]) for order_id in self._orders if order_id.startswith(prefix)),
             default=0,
         )
-        self._day = today
         expired = [
             replace(order, status=CANCELLED, updated_at=now, rejection_reason=EXPIRED)
             for order in self._working()
             if order.created_at < start
         ]
-        self._commit(expired, [])
+        self._commit(expired, [])  # if this fails, the next call begins the day again
+        for order in expired:
+            del self._orders[order.order_id]  # an earlier day's: not in today's book
+        self._day = today
 
     def _order(self, order_id: str) -> Order:
         order = self._orders.get(order_id)
-        if order is None:
-            raise OrderNotFoundError(f"Order {order_id} not found")
-        return order
+        if order is not None:
+            return order
+        with self.ctx.reading() as session:  # an earlier day's
+            row = session.get(PaperOrderRow, order_id)
+            if row is None:
+                raise OrderNotFoundError(f"Order {order_id} not found")
+            return _order(row)
 
     def _working(self) -> list[Order]:
-        return [order for order in self._orders.values() if order.status in WORKING]
+        return list(self._working_orders.values())
 
     def _funds(self, now: datetime, working: list[Order]) -> Funds:
         return account_funds(

@@ -142,6 +142,13 @@ class PositionBook:
             book._apply(fill)
         return book
 
+    def starting(self, day_start: datetime) -> PositionBook:
+        """The book as a new day begins at `day_start`: no P&L realized that day yet."""
+        return PositionBook(
+            (replace(position, day_realized=ZERO) for position in self._positions.values()),
+            day_start=day_start,
+        )
+
     def with_fill(self, fill: Fill) -> PositionBook:
         book = PositionBook(self._positions.values(), day_start=self.day_start)
         book._apply(fill)
