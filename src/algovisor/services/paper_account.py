@@ -63,7 +63,7 @@ from algovisor.brokers.paper.orders import (
 from algovisor.contracts.queries import ContractQueries
 from algovisor.contracts.records import Instrument
 from algovisor.db.models import PaperOrderRow, PaperTradeRow
-from algovisor.errors import NotFoundError
+from algovisor.errors import NotFoundError, UnavailableError
 from algovisor.positions.reconcile import BrokerPosition, Key
 from algovisor.services.context import ServiceContext
 
@@ -71,6 +71,7 @@ logger = logging.getLogger("algovisor.paper")
 
 EXPIRED = "Expired: a day order still working when its day ended"
 SQUARED_OFF = "Cancelled at the MIS square-off"
+MISS_MEMORY_SECS = 30.0  # an instrument not in the contract is looked up again after this
 SEGMENTS = {
     "equity": ("NSE", "BSE", "NFO", "BFO"),
     "currency": ("CDS", "BCD"),
@@ -148,6 +149,7 @@ class PaperAccount:
         self._book = PositionBook()
         self._sequence = 0  # the last order number used today
         self._instruments: dict[PriceKey, Instrument] = {}
+        self._missing: dict[PriceKey, float] = {}  # monotonic time of a miss
         self._last_price: dict[PriceKey, float] = {}
         self._reported: set[str] = set()
 
@@ -464,6 +466,7 @@ class PaperAccount:
         """The day's start: yesterday's day orders expire, and order numbers start again."""
         start = day_start(today)
         self._instruments.clear()
+        self._missing.clear()
         self._reported.clear()
         prefix = f"{start:%y%m%d}"
         self._sequence = max(
@@ -499,21 +502,43 @@ class PaperAccount:
         )
 
     def _instrument(self, symbol: str, exchange: str) -> Instrument:
-        instrument = self._instrument_or_none(symbol, exchange)
+        instrument = self._lookup(symbol, exchange)
         if instrument is None:
             raise PaperOrderError(f"Symbol {symbol} not found on {exchange}")
         return instrument
 
     def _instrument_or_none(self, symbol: str, exchange: str) -> Instrument | None:
+        try:
+            return self._lookup(symbol, exchange)
+        except UnavailableError:
+            return None
+
+    def _lookup(self, symbol: str, exchange: str) -> Instrument | None:
+        """Today's contract's instrument (kept for the day), or None (kept for a short
+        while: a contract swapped in may list it); 503 while no contract is loaded."""
         key = (symbol, exchange)
-        if key not in self._instruments:
+        found = self._instruments.get(key)
+        if found is not None:
+            return found
+        missed_at = self._missing.get(key)
+        if missed_at is not None and self.ctx.clock.monotonic() - missed_at < MISS_MEMORY_SECS:
+            return None
+        with self.ctx.reading() as session:
             try:
-                with self.ctx.reading() as session:
-                    found = ContractQueries(session, BROKER).instrument(symbol, exchange)
+                queries = ContractQueries(session, BROKER)
+            except NotFoundError as error:
+                raise UnavailableError(
+                    "the paper master contract is not loaded yet; orders are taken once "
+                    "it is (`algovisor contracts status`)"
+                ) from error
+            try:
+                found = queries.instrument(symbol, exchange)
             except NotFoundError:
+                self._missing[key] = self.ctx.clock.monotonic()
                 return None
-            self._instruments[key] = found
-        return self._instruments[key]
+        self._instruments[key] = found
+        self._missing.pop(key, None)
+        return found
 
     def _ltps(self, now: datetime, *, shown: bool = False) -> dict[PriceKey, float]:
         """The price of every position (the open ones, or every one the book shows)."""
