@@ -3,8 +3,10 @@
 Every entry and exit is durable before the call returns; the stop and the
 high-water mark are queued and written every 100 ms. Kill this process any way
 you like: `algovisor positions crashed` shows what was open, and the next run
-resumes trailing from the stored stop. (The paper broker arrives in a later
-example; prices here are simulated.)
+resumes trailing from the stored stop. Prices here are simulated and no order
+is sent, so its positions are booked under their own broker name, "simulated",
+not netted against the paper broker's account (`option_selling.py` trades for real
+on the paper broker).
 """
 
 import random
@@ -16,7 +18,7 @@ TRAIL = 0.004  # the stop trails the high-water mark by 0.4 %
 rng = random.Random()
 price = 800.0
 
-with PositionPersistenceManager(flush_interval_ms=100) as positions:
+with PositionPersistenceManager(broker="simulated", flush_interval_ms=100) as positions:
     held = {}
     for record in positions.recover():
         positions.mark_position_recovered(record.id, notes="resumed by the next run")
