@@ -255,3 +255,13 @@ def test_history_bars_and_bad_requests(paper: tuple[TestClient, str], ctx: Servi
     )
     status, answer = post(client, "history", {**body, "start_date": "01-12-2026"})
     assert (status, answer["message"]) == (400, "{'start_date': ['Not a valid date.']}")
+
+
+def test_unknown_routes_and_methods_answer_in_openalgo_shape(paper: tuple[TestClient, str]) -> None:
+    client, key = paper
+    assert post(client, "optionchain", {"apikey": key}) == (
+        404,
+        {"status": "error", "message": "Not Found"},
+    )
+    response = client.get("/api/v1/placeorder")
+    assert (response.status_code, response.json()["status"]) == (405, "error")

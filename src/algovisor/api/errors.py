@@ -23,6 +23,8 @@ from algovisor.errors import (
 
 logger = logging.getLogger(__name__)
 
+OPENALGO_PREFIX = "/api/v1/"  # the paper broker's OpenAlgo API: errors in OpenAlgo's shape
+
 STATUS_BY_ERROR: tuple[tuple[type[AlgovisorError], int], ...] = (
     (InvalidInputError, 400),
     (AuthError, 401),
@@ -60,6 +62,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if request.url.path.startswith(OPENALGO_PREFIX):  # an OpenAlgo client reads its shape
+            body = {"status": "error", "message": str(error.detail)}
+            return JSONResponse(body, error.status_code, headers=error.headers)
         return JSONResponse(error_body(str(error.detail)), error.status_code, headers=error.headers)
 
     @app.exception_handler(Exception)
