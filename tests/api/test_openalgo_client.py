@@ -115,7 +115,7 @@ def test_every_order_and_account_endpoint_through_the_openalgo_package(client: A
             product="NRML",
         )
     )  # fmt: skip
-    assert matched["message"] == "Positions Already Matched. No Action needed."
+    assert matched["message"] == "No OpenPosition Found. Not placing Exit order."
     basket = ok(
         client.basketorder(
             orders=[

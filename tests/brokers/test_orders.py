@@ -346,10 +346,10 @@ def test_a_resting_limit_waits_then_fills_at_its_price():
     order, fills = place(buy(SBIN, 5, pricetype="LIMIT", price=99.5), SBIN, book, at(), ids())
     assert (order.status, fills, order.pending_quantity) == (OPEN, [], 5)
     # Not through yet: nothing moves, the very same record comes back.
-    assert on_price(order, quote(99.6, bid=99.55, ask=99.65), at(10, 1)) == (order, [])
-    assert on_price(order, quote(99.6, bid=99.55, ask=99.65), at(10, 1))[0] is order
+    assert on_price(order, SBIN, quote(99.6, bid=99.55, ask=99.65), at(10, 1)) == (order, [])
+    assert on_price(order, SBIN, quote(99.6, bid=99.55, ask=99.65), at(10, 1))[0] is order
     # The market gaps through: the resting order trades at its limit, not at the ask.
-    done, [trade] = on_price(order, quote(99.2, bid=99.1, ask=99.3), at(10, 2))
+    done, [trade] = on_price(order, SBIN, quote(99.2, bid=99.1, ask=99.3), at(10, 2))
     assert (done.status, done.average_price, trade.price, trade.at) == (
         COMPLETE,
         99.5,
@@ -358,11 +358,11 @@ def test_a_resting_limit_waits_then_fills_at_its_price():
     )
     assert (done.created_at, done.updated_at) == (at(), at(10, 2))
     # Idempotent once complete.
-    assert on_price(done, quote(90.0), at(10, 3)) == (done, [])
+    assert on_price(done, SBIN, quote(90.0), at(10, 3)) == (done, [])
     # A resting SELL fills when the bid reaches it.
     order, _ = place(sell(SBIN, 5, pricetype="LIMIT", price=100.5), SBIN, book, at(), ids())
-    assert on_price(order, quote(100.4, bid=100.35, ask=100.45), at(10, 1))[1] == []
-    _, [trade] = on_price(order, quote(100.45, bid=100.5, ask=100.55), at(10, 2))
+    assert on_price(order, SBIN, quote(100.4, bid=100.35, ask=100.45), at(10, 1))[1] == []
+    _, [trade] = on_price(order, SBIN, quote(100.45, bid=100.5, ask=100.55), at(10, 2))
     assert trade.price == 100.5
 
 
@@ -379,14 +379,14 @@ def test_sl_m_waits_for_the_trigger_then_fills_at_market_on_both_sides():
         101.0,
         0.0,
     )
-    assert on_price(order, quote(100.95, bid=100.9, ask=101.0), at(10, 1)) == (order, [])
-    done, [trade] = on_price(order, quote(101.0, bid=100.95, ask=101.05), at(10, 2))
+    assert on_price(order, SBIN, quote(100.95, bid=100.9, ask=101.0), at(10, 1)) == (order, [])
+    done, [trade] = on_price(order, SBIN, quote(101.0, bid=100.95, ask=101.05), at(10, 2))
     assert (done.status, trade.price) == (COMPLETE, 101.05)  # at the ask
     order, _ = place(
         sell(SBIN, 3, pricetype="SL-M", trigger_price=99.0), SBIN, quote(100.0), at(), ids()
     )
-    assert on_price(order, quote(99.05, bid=99.0, ask=99.1), at(10, 1))[1] == []
-    _, [trade] = on_price(order, quote(98.9, bid=98.85, ask=98.95), at(10, 2))
+    assert on_price(order, SBIN, quote(99.05, bid=99.0, ask=99.1), at(10, 1))[1] == []
+    _, [trade] = on_price(order, SBIN, quote(98.9, bid=98.85, ask=98.95), at(10, 2))
     assert trade.price == 98.85  # at the bid
 
 
@@ -400,14 +400,14 @@ def test_sl_becomes_a_limit_when_triggered():
     )
     assert order.status == TRIGGER_PENDING
     # Triggered, and the ask is inside the limit: fills at once at the ask.
-    _, [trade] = on_price(order, quote(101.0, bid=100.95, ask=101.05), at(10, 1))
+    _, [trade] = on_price(order, SBIN, quote(101.0, bid=100.95, ask=101.05), at(10, 1))
     assert trade.price == 101.05
     # Triggered, but the market ran past the limit: a working limit, pricetype still SL.
-    working, fills = on_price(order, quote(101.5, bid=101.45, ask=101.55), at(10, 1))
+    working, fills = on_price(order, SBIN, quote(101.5, bid=101.45, ask=101.55), at(10, 1))
     assert (working.status, working.pricetype, fills) == (OPEN, "SL", [])
-    assert on_price(working, quote(101.3, bid=101.25, ask=101.35), at(10, 2)) == (working, [])
+    assert on_price(working, SBIN, quote(101.3, bid=101.25, ask=101.35), at(10, 2)) == (working, [])
     # Falling back below the trigger does not un-trigger it; it fills at its limit.
-    done, [trade] = on_price(working, quote(100.9, bid=100.85, ask=100.95), at(10, 3))
+    done, [trade] = on_price(working, SBIN, quote(100.9, bid=100.85, ask=100.95), at(10, 3))
     assert (done.status, trade.price) == (COMPLETE, 101.1)
     # A SELL SL triggers when the LTP falls to the trigger.
     order, _ = place(
@@ -417,8 +417,8 @@ def test_sl_becomes_a_limit_when_triggered():
         at(),
         ids(),
     )
-    assert on_price(order, quote(99.05, bid=99.0, ask=99.1), at(10, 1)) == (order, [])
-    _, [trade] = on_price(order, quote(99.0, bid=98.95, ask=99.05), at(10, 2))
+    assert on_price(order, SBIN, quote(99.05, bid=99.0, ask=99.1), at(10, 1)) == (order, [])
+    _, [trade] = on_price(order, SBIN, quote(99.0, bid=98.95, ask=99.05), at(10, 2))
     assert trade.price == 98.95
 
 
@@ -495,7 +495,7 @@ def test_an_sl_already_triggered_stays_a_working_limit_when_modified():
         at(),
         ids(),
     )
-    working, _ = on_price(order, quote(101.5, bid=101.45, ask=101.55), at(10, 1))
+    working, _ = on_price(order, SBIN, quote(101.5, bid=101.45, ask=101.55), at(10, 1))
     assert working.status == OPEN
     # Even with the LTP back under the trigger: no second trigger to wait for.
     book = quote(100.9, bid=100.85, ask=101.25)
@@ -525,7 +525,7 @@ def test_only_working_orders_may_be_modified_or_cancelled():
         assert str(raised.value) == f"Cannot cancel order in {done.status} status"
     assert str(raised.value) == "Cannot cancel order in rejected status"
     # Nothing moves a finished order.
-    assert on_price(cancelled, quote(50.0), at()) == (cancelled, [])
+    assert on_price(cancelled, SBIN, quote(50.0), at()) == (cancelled, [])
 
 
 def test_a_rejected_order_keeps_its_number_and_reason():
@@ -902,7 +902,7 @@ def test_orders_fill_on_the_simulated_markets_quotes():
     order, fills = place(buy(SBIN, 1, pricetype="LIMIT", price=limit), SBIN, sbin, when, ids())
     assert (order.status, fills) == (OPEN, [])
     for instant in later:
-        order, fills = on_price(order, market.quote(SBIN, instant), instant)
+        order, fills = on_price(order, SBIN, market.quote(SBIN, instant), instant)
         if fills:
             break
     assert order.status == COMPLETE

@@ -70,6 +70,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+        if request.url.path.startswith(OPENALGO_PREFIX):
+            return JSONResponse({"status": "error", "message": "An unexpected error occurred"}, 500)
         return JSONResponse(
             error_body("internal error", "The host logged the details; please report it."), 500
         )

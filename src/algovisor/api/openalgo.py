@@ -35,16 +35,23 @@ INVALID_KEY = "Invalid openalgo apikey"
 class OpenAlgoError(Exception):
     """An answer in OpenAlgo's error shape."""
 
-    def __init__(self, status_code: int, message: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        fields: Mapping[Any, Any] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
+        self.fields = fields  # a schema error's field messages, for nesting (basketorder)
         self.extra = extra
 
 
-def invalid(field_errors: Mapping[str, Sequence[str]]) -> OpenAlgoError:
+def invalid(field_errors: Mapping[Any, Any]) -> OpenAlgoError:
     """A 400 whose message is the dict repr marshmallow would give (`str(err.messages)`)."""
-    return OpenAlgoError(400, str({key: list(value) for key, value in field_errors.items()}))
+    return OpenAlgoError(400, str(dict(field_errors)), fields=field_errors)
 
 
 def error_response(error: OpenAlgoError) -> JSONResponse:
@@ -75,7 +82,7 @@ class Body:
         raw = await request.body()
         try:
             document = json.loads(raw) if raw.strip() else None
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except ValueError as error:  # undecodable, malformed, or a number too long to read
             raise OpenAlgoError(400, f"Invalid JSON body: {error}") from error
         if not isinstance(document, dict):
             raise invalid({"_schema": ["Invalid input type."]})
@@ -88,6 +95,8 @@ class Body:
                 raise invalid({name: ["Missing data for required field."]})
             return default
         if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise invalid({name: ["Not a valid string."]})
+        if isinstance(value, str) and "\x00" in value:  # no database stores it as text
             raise invalid({name: ["Not a valid string."]})
         return str(value).strip()
 
@@ -126,7 +135,7 @@ class Body:
             raise invalid({name: ["Not a valid number."]})
         try:
             number = float(value)
-        except ValueError as error:
+        except (ValueError, OverflowError) as error:
             raise invalid({name: ["Not a valid number."]}) from error
         if not math.isfinite(number):
             raise invalid({name: ["Special numeric values (nan or infinity) are not permitted."]})

@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from algovisor.brokers.paper import BROKER
 from algovisor.brokers.paper import orders as engine
@@ -170,7 +171,7 @@ class PaperAccount:
             if position_size == current == 0 and request.quantity:
                 return self._place(request, now)  # no position wanted or held: a plain trade
             if position_size == current:
-                if request.quantity == 0 and current == 0:
+                if request.quantity == 0:
                     return "No OpenPosition Found. Not placing Exit order."
                 return "Positions Already Matched. No Action needed."
             difference = position_size - current
@@ -237,13 +238,13 @@ class PaperAccount:
             self._commit(cancelled, [])
             return cancelled
 
-    def close_all(self) -> tuple[int, list[str]]:
+    def close_all(self, strategy: str) -> tuple[int, list[str]]:
         """Square off every open position at the market: (orders placed, failures)."""
         with self._lock:
             now = self._today()
             results = [
                 self._try_place(request, now)
-                for request in closing_orders(self._book.shown(), strategy="Python")
+                for request in closing_orders(self._book.shown(), strategy=strategy)
             ]
             failures = [result for result in results if isinstance(result, str)]
             return len(results) - len(failures), failures
@@ -295,23 +296,23 @@ class PaperAccount:
     # ----- the matching loop ------------------------------------------------------------
 
     def match(self) -> int:
-        """Square off what is due, then advance every working order on its market's
-        quote; returns how many orders changed."""
+        """Advance every working order on its market's quote (what is due for square-off
+        was done by `_today`); returns how many orders changed."""
         with self._lock:
             now = self._today()
-            changed = self._square_off(now)
             moved: list[Order] = []
             fills: list[Fill] = []
             for order in self._working():
                 instrument = self._instrument_or_none(order.symbol, order.exchange)
                 if instrument is None or not self.market.market_open(instrument, now):
                     continue
-                after, filled = engine.on_price(order, self.market.quote(instrument, now), now)
+                quote = self.market.quote(instrument, now)
+                after, filled = engine.on_price(order, instrument, quote, now, self.settings.rules)
                 if after is not order:
                     moved.append(after)
                     fills.extend(filled)
             self._commit(moved, fills)
-            return changed + len(moved)
+            return len(moved)
 
     def serve_forever(self, stop: threading.Event, interval_secs: float) -> None:
         """Match until `stop` is set; a failed round is logged and retried next round."""
@@ -396,19 +397,26 @@ class PaperAccount:
         """Store the orders and fills in one transaction, then take them in memory."""
         if not changed and not fills:
             return
-        with self.ctx.transaction() as session:
-            for order in changed:
-                values = _order_values(order)
-                if order.order_id in self._orders:
-                    session.execute(
-                        update(PaperOrderRow)
-                        .where(PaperOrderRow.order_id == order.order_id)
-                        .values(values)
-                    )
-                else:
-                    session.add(PaperOrderRow(**values))
-            session.flush()
-            session.add_all(PaperTradeRow(**_fill_values(fill)) for fill in fills)
+        try:
+            with self.ctx.transaction() as session:
+                for order in changed:
+                    values = _order_values(order)
+                    if order.order_id in self._orders:
+                        session.execute(
+                            update(PaperOrderRow)
+                            .where(PaperOrderRow.order_id == order.order_id)
+                            .values(values)
+                        )
+                    else:
+                        session.add(PaperOrderRow(**values))
+                session.flush()
+                session.add_all(PaperTradeRow(**_fill_values(fill)) for fill in fills)
+        except IntegrityError as error:  # the database refused it: say so, change nothing
+            logger.exception("paper broker: the database refused a write")
+            raise UnavailableError(
+                "the paper broker could not record this in the database; nothing was "
+                "changed (the host's log has the database's answer)"
+            ) from error
         for order in changed:
             if order.order_id not in self._orders:
                 self._sequence = max(self._sequence, int(order.order_id[6:]))
@@ -432,6 +440,9 @@ class PaperAccount:
             else:
                 self._roll(today)
             self._begin(today, now)
+        # Before anything else: a position open at the square-off must not look younger
+        # for an order placed after it (the matching loop may not have run yet).
+        self._square_off(now)
         return now
 
     def _load(self, today: date) -> None:

@@ -41,15 +41,19 @@ def order_request(
     quantity_field: str = "quantity",
     quantity_rule: str = "Quantity must be a positive number.",
     minimum: int = 1,
+    restated: bool = False,
 ) -> OrderRequest:
     """An order's fields, checked as OpenAlgo's OrderSchema checks them (then the engine's
-    business checks, with the instrument, come in `PaperAccount.place`)."""
+    business checks, with the instrument, come in `PaperAccount.place`). A `restated`
+    order (modifyorder) must give every term: a default would change the order."""
     exchange = body.choice("exchange", EXCHANGES) or ""
     symbol = body.required_text("symbol").upper()
     action = (body.choice("action", ACTIONS) or "").upper()
     quantity = body.whole(quantity_field, quantity_rule, minimum=minimum)
-    pricetype = body.choice("pricetype", PRICE_TYPES, required=False) or "MARKET"
-    product = body.choice("product", PRODUCTS, required=False) or "MIS"
+    pricetype = body.choice("pricetype", PRICE_TYPES, required=restated) or "MARKET"
+    product = body.choice("product", PRODUCTS, required=restated) or "MIS"
+    if restated:
+        body.number("price", required=True)
     price = body.price("price", "Price must be a non-negative number.")
     trigger = body.price("trigger_price", "Trigger price must be a non-negative number.")
     body.whole(
@@ -118,7 +122,7 @@ def basketorder(paper: PaperAccount, body: Body) -> dict[str, Any]:
         try:
             requests.append(order_request(item, strategy))
         except OpenAlgoError as error:
-            raise OpenAlgoError(400, str({"orders": {index: error.message}})) from error
+            raise invalid({"orders": {index: error.fields or error.message}}) from error
     ordered = sorted(requests, key=lambda request: request.action != "BUY")
     results = [
         {"symbol": request.symbol, "status": "success", "orderid": outcome.order_id}
@@ -136,11 +140,11 @@ def splitorder(paper: PaperAccount, body: Body) -> dict[str, Any]:
     )
     size = body.whole("splitsize", "Split size must be a positive integer.")
     full, rest = divmod(request.quantity, size)
-    quantities = [size] * full + ([rest] if rest else [])
-    if len(quantities) > MAX_SPLIT_ORDERS:
+    if full + bool(rest) > MAX_SPLIT_ORDERS:  # checked before the list is made
         raise OpenAlgoError(
             400, f"Total number of orders would exceed maximum limit of {MAX_SPLIT_ORDERS}"
         )
+    quantities = [size] * full + ([rest] if rest else [])
     children = [replace(request, quantity=quantity) for quantity in quantities]
     results: list[dict[str, Any]] = []
     for number, (child, outcome) in enumerate(
@@ -163,7 +167,7 @@ def splitorder(paper: PaperAccount, body: Body) -> dict[str, Any]:
 @endpoint(router, "modifyorder")
 def modifyorder(paper: PaperAccount, body: Body) -> dict[str, Any]:
     order_id = order_id_of(body)
-    request = order_request(body, strategy_of(body))
+    request = order_request(body, strategy_of(body), restated=True)
     order = paper.modify(order_id, request)
     return placed(order, "Order modified successfully")
 
@@ -194,8 +198,7 @@ def cancelallorder(paper: PaperAccount, body: Body) -> dict[str, Any]:
 
 @endpoint(router, "closeposition")
 def closeposition(paper: PaperAccount, body: Body) -> dict[str, Any]:
-    strategy_of(body)
-    closed, failures = paper.close_all()
+    closed, failures = paper.close_all(strategy_of(body))
     if not closed and not failures:
         return {"status": "success", "message": "No open positions to close"}
     answer: dict[str, Any] = {

@@ -58,7 +58,7 @@ class InsufficientFundsError(PaperOrderError):
 
 def rupees(amount: Decimal) -> float:
     """An amount rounded to the paisa, as a float for JSON."""
-    return float(amount.quantize(PAISA, ROUND_HALF_UP))
+    return float(amount.quantize(PAISA, ROUND_HALF_UP)) + 0.0  # + 0.0: never -0.0
 
 
 @dataclass(frozen=True, slots=True)

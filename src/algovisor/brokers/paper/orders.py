@@ -305,10 +305,18 @@ def place(
     """
     check_order(request, instrument)
     order = _numbered(request, at, next_id, OPEN)
-    return _arrive(_with_terms(order, request, instrument, quote, rules), quote, at)
+    return _arrive(
+        _with_terms(order, request, instrument, quote, rules), instrument, quote, at, rules
+    )
 
 
-def on_price(order: Order, quote: Prices, at: datetime) -> tuple[Order, list[Fill]]:
+def on_price(
+    order: Order,
+    instrument: Instrument,
+    quote: Prices,
+    at: datetime,
+    rules: MarginRules = DEFAULT_MARGIN_RULES,
+) -> tuple[Order, list[Fill]]:
     """Advance a working order with a new quote: trigger it, fill it, or leave it as it is.
 
     An order that does not move comes back as the same object, with no fills.
@@ -317,14 +325,14 @@ def on_price(order: Order, quote: Prices, at: datetime) -> tuple[Order, list[Fil
     if order.status == TRIGGER_PENDING:
         if not _triggered(order, quote):
             return order, []
-        return _arrive(_trigger(order, at), quote, at)
+        return _arrive(_trigger(order, at), instrument, quote, at, rules)
     if order.status != OPEN:
         return order, []
     if order.pricetype == "MARKET":  # never rests, but a stored one still fills
-        return _fill(order, _touch(order.action, quote), at)
+        return _fill(order, _touch(order.action, quote), at, instrument, rules)
     if not _crosses(order, quote):
         return order, []
-    return _fill(order, order.price, at)
+    return _fill(order, order.price, at, instrument, rules)
 
 
 def modify(
@@ -357,7 +365,7 @@ def modify(
     # An SL already triggered stays a working limit unless it becomes a stop order anew.
     triggered = order.status == OPEN and request.pricetype == current.pricetype
     status = OPEN if triggered else changed.status
-    return _arrive(replace(changed, status=status, updated_at=at), quote, at)
+    return _arrive(replace(changed, status=status, updated_at=at), instrument, quote, at, rules)
 
 
 def cancel(order: Order, at: datetime) -> Order:
@@ -432,7 +440,9 @@ def _with_terms(
     )
 
 
-def _arrive(order: Order, quote: Prices, at: datetime) -> tuple[Order, list[Fill]]:
+def _arrive(
+    order: Order, instrument: Instrument, quote: Prices, at: datetime, rules: MarginRules
+) -> tuple[Order, list[Fill]]:
     """Match an order that just reached the book: it takes the prices that are there."""
     if order.status == TRIGGER_PENDING:
         if not _triggered(order, quote):
@@ -440,11 +450,11 @@ def _arrive(order: Order, quote: Prices, at: datetime) -> tuple[Order, list[Fill
         order = _trigger(order, at)
     touch = _touch(order.action, quote)
     if order.pricetype in {"MARKET", "SL-M"}:
-        return _fill(order, touch, at)
+        return _fill(order, touch, at, instrument, rules)
     if not _crosses(order, quote):
         return order, []
     better = min(order.price, touch) if order.action == "BUY" else max(order.price, touch)
-    return _fill(order, better, at)
+    return _fill(order, better, at, instrument, rules)
 
 
 def _trigger(order: Order, at: datetime) -> Order:
@@ -470,7 +480,11 @@ def _crosses(order: Order, quote: Prices) -> bool:
     return quote.ltp >= order.price or quote.bid >= order.price > 0
 
 
-def _fill(order: Order, price: float, at: datetime) -> tuple[Order, list[Fill]]:
+def _fill(
+    order: Order, price: float, at: datetime, instrument: Instrument, rules: MarginRules
+) -> tuple[Order, list[Fill]]:
+    """The order complete at `price`; its trade blocks margin at the price it traded at
+    (the order's own margin, at its limit or trigger, is what it blocked while working)."""
     done = replace(
         order,
         status=COMPLETE,
@@ -489,7 +503,7 @@ def _fill(order: Order, price: float, at: datetime) -> tuple[Order, list[Fill]]:
         price=price,
         at=at,
         strategy=order.strategy,
-        margin_per_unit=order.margin_per_unit,
+        margin_per_unit=margin_per_unit(order.request, instrument, price, rules),
     )
     return done, [fill]
 
