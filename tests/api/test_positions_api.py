@@ -137,14 +137,14 @@ def test_show_and_unknown_ids(client: TestClient, book: Book) -> None:
     assert client.get(f"/api/positions/{2**31 - 1}").status_code == 404
 
 
-def test_reconcile_without_adapters_is_unknown(client: TestClient, book: Book) -> None:
+def test_reconcile_asks_the_paper_broker(client: TestClient, book: Book) -> None:
+    # The paper account has traded nothing: every position we hold is a ghost there.
     findings = ok(client.post("/api/positions/reconcile"))
-    assert {finding["verdict"] for finding in findings} == {"unknown"}
-    assert {finding["problem"] for finding in findings} == {"no broker adapter for 'paper' yet"}
+    assert {finding["verdict"] for finding in findings} == {"closed_at_broker"}
+    assert {finding["broker_quantity"] for finding in findings} == {0}
     assert sorted(i for finding in findings for i in finding["position_ids"]) == sorted(
         [*book.crashed, book.later, book.active]
     )
-    assert all(finding["broker_quantity"] is None for finding in findings)
 
 
 def test_close_by_hand(client: TestClient, book: Book) -> None:

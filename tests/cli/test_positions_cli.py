@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from algovisor.db.models import StrategyPositionRow, StrategySessionRow
 from algovisor.schedule.calendar import INDIA
 from algovisor.services.context import ServiceContext
 from tests.cli.conftest import CliCall
@@ -122,21 +124,31 @@ def test_an_unknown_position_is_an_error_without_a_traceback(cli: CliCall, book:
     assert cli("positions", "show", "abc").exit_code == 2
 
 
-def test_reconcile_without_adapters_reports_unknown_never_flat(cli: CliCall, book: Book) -> None:
+def test_reconcile_asks_the_paper_broker(cli: CliCall, book: Book) -> None:
+    # The paper account has traded nothing: every position we hold is a ghost there.
     findings = json_of(cli("positions", "reconcile", "--json"))
-    assert {finding["verdict"] for finding in findings} == {"unknown"}
+    assert {finding["verdict"] for finding in findings} == {"closed_at_broker"}
     assert sorted(i for finding in findings for i in finding["position_ids"]) == sorted(
         [*book.crashed, book.later, book.active]
     )
-    assert {finding["problem"] for finding in findings} == {"no broker adapter for 'paper' yet"}
-    assert all(finding["broker_quantity"] is None for finding in findings)
+    assert {finding["broker_quantity"] for finding in findings} == {0}
+    detail = json_of(cli("positions", "show", str(book.active), "--json"))
+    assert detail["events"][-1]["kind"] == "RECONCILE"
 
+
+def test_reconcile_without_an_adapter_reports_unknown_never_flat(
+    cli: CliCall, book: Book, ctx: ServiceContext
+) -> None:
+    with ctx.transaction() as session:  # the same positions, at a broker with no adapter
+        session.execute(update(StrategySessionRow).values(broker="angel"))
+        session.execute(update(StrategyPositionRow).values(broker="angel"))
+    findings = json_of(cli("positions", "reconcile", "--json"))
+    assert {finding["verdict"] for finding in findings} == {"unknown"}
+    assert {finding["problem"] for finding in findings} == {"no broker adapter for 'angel' yet"}
+    assert all(finding["broker_quantity"] is None for finding in findings)
     text = flat(ok(cli("positions", "reconcile")).stdout)
     assert "NSE SBIN MIS unknown +10 ?" in text
-    assert "NSE INFY MIS unknown -5 ?" in text
-    assert "unknown paper: no broker adapter for 'paper' yet; not read as flat" in text
-    detail = json_of(cli("positions", "show", str(book.active), "--json"))
-    assert detail["events"][-1]["details"]["problem"] == "no broker adapter for 'paper' yet"
+    assert "unknown angel: no broker adapter for 'angel' yet; not read as flat" in text
 
 
 def test_close_by_hand_and_crashed_still_shows_what_the_crash_left_open(

@@ -566,7 +566,7 @@ def test_a_hanging_broker_is_unknown_after_the_timeout(
 def test_without_an_adapter_every_position_is_unknown_with_the_reason_recorded(
     desk: Desk, holdings: dict[str, int]
 ) -> None:
-    findings = service.reconcile(desk.ctx, service.no_adapters)
+    findings = service.reconcile(desk.ctx, books())
 
     open_ids = {key: value for key, value in holdings.items() if key != "closed"}
     assert sorted(i for f in findings for i in f.position_ids) == sorted(open_ids.values())

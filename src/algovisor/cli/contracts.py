@@ -25,7 +25,9 @@ app = typer.Typer(help="Master contracts: each broker's instrument list.", no_ar
 
 Json = Annotated[bool, typer.Option("--json", help="print JSON")]
 Underlying = Annotated[str, typer.Argument(help="the underlying, e.g. NIFTY")]
-Broker = Annotated[str, typer.Option("--broker", "-b", help="paper, zerodha, angel, dhan, upstox")]
+Broker = Annotated[
+    str, typer.Option("--broker", "-b", help="paper, zerodha, angel, dhan, upstox, openalgo")
+]
 Exchange = Annotated[str, typer.Option("--exchange", "-e", help="NSE, NFO, BFO, MCX, NSE_INDEX...")]
 
 
@@ -56,7 +58,10 @@ def download(
 ) -> None:
     """Download (or read), check and load a broker's contract for the current trading day."""
     ctx = open_context(typer_context)
-    source = service.choose_source(broker, file, url, format_name, api_key if url else None)
+    configured = service.configured_source(ctx, broker) if file is None and url is None else None
+    source = service.choose_source(
+        broker, file, url, format_name, api_key if url else None, configured
+    )
     with Progress(
         TextColumn(f"{broker} contract"),
         BarColumn(),

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from algovisor.cli import calendar, contracts, positions, strategy
+from algovisor.cli import broker, calendar, contracts, positions, strategy
 from algovisor.cli.context import GlobalOptions, open_context
 from algovisor.cli.output import (
     console,
@@ -142,6 +142,11 @@ def broker_api_key(typer_context: typer.Context) -> None:
     Strategies run by algovisor get it as OPENALGO_API_KEY with OPENALGO_HOST.
     """
     typer.echo(broker_accounts.paper_api_key(open_context(typer_context)))
+
+
+broker_app.command("set-upstream")(broker.set_upstream)
+broker_app.command("show")(broker.show)
+broker_app.command("remove-upstream")(broker.remove_upstream)
 
 
 @keys_app.command("create")

@@ -14,6 +14,7 @@ from rich.text import Text
 from algovisor.cli.context import open_context
 from algovisor.cli.output import console, handle_errors, print_json, table, when
 from algovisor.errors import InvalidInputError
+from algovisor.services import broker_books
 from algovisor.services import position_retention as retention
 from algovisor.services import positions as service
 from algovisor.services.views import CrashedPositionView, PositionView
@@ -209,7 +210,9 @@ def show(typer_context: typer.Context, position_id: PositionId, as_json: Json = 
 @handle_errors
 def reconcile(typer_context: typer.Context, as_json: Json = False) -> None:
     """Check open positions against each broker: matched, closed at broker, mismatch, orphan."""
-    findings = service.reconcile(open_context(typer_context), service.no_adapters)
+    ctx = open_context(typer_context)
+    with broker_books.position_books(ctx) as books:
+        findings = service.reconcile(ctx, books)
     if as_json:
         print_json(findings)
         return

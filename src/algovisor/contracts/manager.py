@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,6 +49,7 @@ class ContractManager:
         settings: PipelineSettings,
         refresh_time: time,
         on_ready: Callable[[], None],
+        configured_sources: Callable[[], Mapping[str, Source]] = dict,
     ) -> None:
         self._sessions = sessions
         self._read_sessions = read_sessions
@@ -58,6 +59,10 @@ class ContractManager:
         self._settings = settings
         self._refresh_time = refresh_time
         self._on_ready = on_ready
+        # What the trader set up per broker (the OpenAlgo upstream): asked each tick, so
+        # a new server or key is used from the next refresh on.
+        self._configured_sources = configured_sources
+        self._configured_problem = ""
         # One reference per broker, replaced whole: readers never see a half-built book.
         self._books: dict[str, ContractBook] = {}
         self._workers: dict[str, threading.Thread] = {}
@@ -137,7 +142,12 @@ class ContractManager:
                 f"the {broker} contract was loaded from a file; load the new file with "
                 f"`algovisor contracts download --broker {broker} --file FILE`"
             )
-        source = store.remembered_source(row, self._refresh.secrets) or default_source(broker)
+        configured = self._configured_sources().get(broker)
+        source = (
+            configured
+            or store.remembered_source(row, self._refresh.secrets)
+            or default_source(broker)
+        )
         self._start(broker, source, contract_day(now, calendar), calendar)
 
     def join(self, timeout_secs: float) -> None:
@@ -170,8 +180,14 @@ class ContractManager:
     def _due(
         self, rows: dict[str, MasterContractStatus], now: datetime, calendar: ExchangeCalendar
     ) -> list[tuple[str, Source, date]]:
-        candidates = {"paper", *rows}
-        brokers = {name for name in candidates if store.refreshed_by_host(name, rows.get(name))}
+        configured = self._configured()
+        candidates = {"paper", *rows, *configured}
+        brokers = {
+            name
+            for name in candidates
+            if store.refreshed_by_host(name, rows.get(name))
+            or (name in configured and not store.loaded_from_file(rows.get(name)))
+        }
         due = []
         for broker in sorted(brokers):
             row = rows.get(broker)
@@ -185,9 +201,21 @@ class ContractManager:
             local = now.astimezone(calendar.tz)
             if day == local.date() and local.time() < self._refresh_time:
                 continue  # today's contract is not due yet; yesterday's would not do either
-            source = store.remembered_source(row, self._refresh.secrets)
+            source = configured.get(broker) or store.remembered_source(row, self._refresh.secrets)
             due.append((broker, source or default_source(broker), day))
         return due
+
+    def _configured(self) -> Mapping[str, Source]:
+        """The configured sources; none while they cannot be read (logged once per problem)."""
+        problem = ""
+        try:
+            sources = self._configured_sources()
+        except AlgovisorError as error:  # a key that no longer decrypts must not stop paper's
+            problem, sources = error.message, {}
+        if problem and problem != self._configured_problem:
+            logger.error("contracts: the configured sources cannot be read: %s", problem)
+        self._configured_problem = problem
+        return sources
 
     def _start(self, broker: str, source: Source, day: date, calendar: ExchangeCalendar) -> None:
         def ready(book: ContractBook) -> None:

@@ -10,6 +10,7 @@ The brokers algovisor knows, with their native format and public URL, are in
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,21 @@ BROKERS = MappingProxyType(
         "openalgo": BrokerInfo("openalgo", None),
     }
 )
+
+
+class _NoQueryInRequestLog(logging.Filter):
+    """httpx logs every request's URL at INFO, query string and all: an OpenAlgo key rides there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.copy_with(query=None) if isinstance(arg, httpx.URL) and arg.query else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_NoQueryInRequestLog())
 
 
 class ContractSourceError(UnavailableError):
@@ -89,16 +105,32 @@ class Source:
         return f"{location} ({self.format})"
 
 
-def default_source(broker: str) -> Source:
-    """The broker's own source: the generator for paper, else its public URL."""
+def upstream_source(url: str, api_key: str) -> Source:
+    """An OpenAlgo server's instrument list (all exchanges in one answer), asked with its key."""
+    return Source("url", "openalgo", f"{url.rstrip('/')}/api/v1/instruments", api_key)
+
+
+def default_source(broker: str, configured: Source | None = None) -> Source:
+    """The broker's own source: the generator for paper, else the configured one, else its
+    public URL.
+
+    `configured` is what the trader set up for the broker (the OpenAlgo upstream
+    for `openalgo`, `upstream_source`); this module reads no database, so the
+    caller passes it in.
+    """
     info = check_broker(broker)
     if info.format == "paper":
         return Source("paper", "paper")
+    if configured is not None:
+        return configured
     if info.url is None:
-        raise InvalidInputError(
-            f"{broker} has no public instrument list; give --url (an OpenAlgo server's "
-            "/api/v1/instruments) or --file"
-        )
+        if info.format == "openalgo":
+            raise InvalidInputError(
+                f"no OpenAlgo server is configured for the {broker} broker; run "
+                "`algovisor broker set-upstream URL` (its API key on standard input), or give "
+                "--url (an OpenAlgo server's /api/v1/instruments) with --api-key, or --file"
+            )
+        raise InvalidInputError(f"{broker} has no public instrument list; give --url or --file")
     return Source("url", info.format, info.url)
 
 

@@ -153,6 +153,11 @@ def refreshed_by_host(broker: str, row: MasterContractStatus | None) -> bool:
     return kind in ("paper", "url") or (kind is None and broker == "paper")
 
 
+def loaded_from_file(row: MasterContractStatus | None) -> bool:
+    """Whether the contract in force was read from a file the trader gave (never refreshed)."""
+    return row is not None and row.source_kind == "file"
+
+
 def remembered_source(
     row: MasterContractStatus | None, secrets: SecretBox | None = None
 ) -> Source | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from algovisor.brokers.upstream import BROKER as UPSTREAM
 from algovisor.contracts import store
 from algovisor.contracts.days import contract_day, opens_for_trading
 from algovisor.contracts.pipeline import PipelineSettings, Refresh
@@ -30,9 +31,11 @@ from algovisor.contracts.sources import (
     check_broker,
     check_format,
     default_source,
+    upstream_source,
 )
 from algovisor.db.models import MasterContractStatus, Strategy
 from algovisor.errors import InvalidInputError, NotFoundError
+from algovisor.services import broker_accounts
 from algovisor.services.context import ServiceContext
 from algovisor.services.views import (
     ChainLinkView,
@@ -72,14 +75,37 @@ def make_refresh(ctx: ServiceContext) -> Refresh:
 # ----- download -----------------------------------------------------------------------
 
 
+def configured_sources(ctx: ServiceContext) -> dict[str, Source]:
+    """The sources the trader set up, by broker: the OpenAlgo upstream's instrument list.
+
+    They win over a broker's remembered source in the host's refreshes (a new
+    key or server takes effect the next day), and are what `contracts download`
+    reads with neither --url nor --file.
+    """
+    account = broker_accounts.upstream(ctx)
+    if account is None:
+        return {}
+    return {UPSTREAM: upstream_source(account.url, account.key)}
+
+
+def configured_source(ctx: ServiceContext, broker: str) -> Source | None:
+    """`broker`'s entry in `configured_sources`; the database is read only for `openalgo`."""
+    return configured_sources(ctx).get(broker) if broker == UPSTREAM else None
+
+
 def choose_source(
     broker: str,
     file: Path | None = None,
     url: str | None = None,
     format_name: str | None = None,
     api_key: str | None = None,
+    configured: Source | None = None,
 ) -> Source:
-    """The source a download reads, checked before the broker's status is touched."""
+    """The source a download reads, checked before the broker's status is touched.
+
+    `configured` is the broker's entry in `configured_sources`, used when
+    neither a file nor a URL is given.
+    """
     info = check_broker(broker)
     if file is not None and url is not None:
         raise InvalidInputError("give --file or --url, not both")
@@ -89,7 +115,7 @@ def choose_source(
     if file is None and url is None:
         if format_name and format_name != info.format:
             raise InvalidInputError("--format goes with --file or --url")
-        return default_source(broker)
+        return default_source(broker, configured)
     if chosen_format == "paper":
         raise InvalidInputError(
             "paper contracts are generated, not read; give --format "

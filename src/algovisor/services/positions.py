@@ -54,15 +54,6 @@ MAX_REASON_CHARS = 128  # strategy_positions.exit_reason
 _SNAPSHOT = ("side", "quantity", "stop_price", "target_price", "current_price", "state")
 
 
-def no_adapters(broker: str) -> PositionBook | None:
-    """The position book of each broker: none yet, so every verdict is "unknown".
-
-    The one place the CLI and the API get brokers' position books from; issue 6
-    (the paper broker and adapters) replaces it.
-    """
-    return None
-
-
 # ----- time ---------------------------------------------------------------------------
 
 

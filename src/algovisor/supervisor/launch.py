@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from algovisor.brokers.paper import BROKER as PAPER
+from algovisor.brokers.upstream import BROKER as UPSTREAM
 from algovisor.data_layout import DataLayout
 from algovisor.db.models import BrokerAccount, Run, Strategy, StrategyEnvVar, StrategyVersion
 from algovisor.errors import AlgovisorError
@@ -70,19 +71,29 @@ def launch(
 def openalgo_variables(
     session: Session, secrets: SecretBox, broker: str, api_url: str | None
 ) -> dict[str, str]:
-    """How an unmodified OpenAlgo strategy finds the paper broker: the names OpenAlgo uses.
+    """How an unmodified OpenAlgo strategy finds its broker: the names OpenAlgo uses.
 
+    On the paper broker, this host's API and the paper key; on `openalgo`, the
+    configured upstream server and its key (none configured: nothing given).
     Both spellings of the key are in use (OpenAlgo's own examples read
     OPENALGO_APIKEY). They are defaults: a strategy's own variables win.
     """
-    account = session.get(BrokerAccount, broker) if broker == PAPER else None
-    if account is None or account.api_key_secret is None or api_url is None:
+    if broker not in (PAPER, UPSTREAM):
         return {}
-    key = secrets.decrypt(account.api_key_secret)
+    account = session.get(BrokerAccount, broker)
+    if account is None:
+        return {}
+    if broker == UPSTREAM:
+        host, secret = account.upstream_url, account.upstream_key_secret
+    else:
+        host, secret = api_url, account.api_key_secret
+    if not host or secret is None:
+        return {}
+    key = secrets.decrypt(secret)
     return {
         "OPENALGO_API_KEY": key,
         "OPENALGO_APIKEY": key,
-        "OPENALGO_HOST": api_url.rstrip("/"),
+        "OPENALGO_HOST": host.rstrip("/"),
     }
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from algovisor.api.deps import Context
+from algovisor.services import broker_books
 from algovisor.services import position_retention as retention
 from algovisor.services import positions as service
 from algovisor.services.validation import MAX_DATABASE_INT
@@ -55,7 +56,8 @@ def crashed(
 @router.post("/reconcile")
 def reconcile(ctx: Context) -> list[ReconcileFindingView]:
     """Check every open position against its broker; the verdicts are stored as events."""
-    return service.reconcile(ctx, service.no_adapters)
+    with broker_books.position_books(ctx) as books:
+        return service.reconcile(ctx, books)
 
 
 class PurgeRequest(BaseModel):
