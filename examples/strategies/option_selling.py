@@ -28,8 +28,7 @@ from typing import Any
 
 from openalgo import api
 
-from algovisor.positions.reconcile import BrokerPosition, Key
-from algovisor.sdk import PositionPersistenceManager
+from algovisor.sdk import PositionPersistenceManager, openalgo_broker
 
 STRATEGY = os.environ.get("ALGOVISOR_STRATEGY_NAME", "NIFTY short straddle")
 UNDERLYING = os.environ.get("UNDERLYING", "NIFTY").upper()
@@ -82,21 +81,6 @@ def ltp(symbol: str, exchange: str = EXCHANGE) -> float | None:
 
 def on_tick(price: float, tick: float) -> float:
     return round(round(price / tick) * tick, 2)
-
-
-class OpenAlgoPositions:
-    """The account's net positions from OpenAlgo's position book, for the SDK's broker check."""
-
-    def positions(self) -> list[BrokerPosition]:
-        answer = answer_of(client.positionbook(), "positionbook")
-        if answer is None:  # raising makes the SDK's verdict "unknown", never "flat"
-            raise RuntimeError("the position book could not be read")
-        return [
-            BrokerPosition(
-                Key(row["symbol"], row["exchange"], row["product"]), int(float(row["quantity"]))
-            )
-            for row in answer["data"]
-        ]
 
 
 def broker_quantity(symbol: str) -> int | None:
@@ -161,7 +145,7 @@ def order(
 def resume(positions: PositionPersistenceManager) -> tuple[dict[int, Leg], int]:
     """The legs a previous run left open that the broker still holds, and how many it left."""
     legs: dict[int, Leg] = {}
-    records = positions.recover(OpenAlgoPositions())
+    records = positions.recover(openalgo_broker())
     for record in records:
         verdict = record.broker_verdict or "unknown"
         if verdict != "matched":

@@ -15,6 +15,7 @@ from algovisor.positions.records import (
 )
 from algovisor.positions.updates import WriterStalledError
 from algovisor.positions.validation import PositionInputError
+from algovisor.sdk.brokers import openalgo_broker
 from algovisor.sdk.manager import PositionPersistenceManager
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "SessionNotActiveError",
     "StoreUnavailableError",
     "WriterStalledError",
+    "openalgo_broker",
 ]
