@@ -25,8 +25,6 @@ from starlette.concurrency import run_in_threadpool
 
 from algovisor.db.limits import MAX_INTEGER
 from algovisor.errors import AlgovisorError, NotFoundError, UnavailableError
-from algovisor.services import broker_accounts
-from algovisor.services.context import ServiceContext
 from algovisor.services.paper_account import PaperAccount, RejectedOrderError
 
 INVALID_KEY = "Invalid openalgo apikey"
@@ -174,11 +172,11 @@ class Body:
         return value
 
 
-def check_api_key(ctx: ServiceContext, key: str | None) -> None:
+def check_api_key(account: PaperAccount, key: str | None) -> None:
     """Missing: 400 (a required field); wrong: 403 (OpenAlgo's order: schema, then key)."""
     if key is None or not key.strip():
         raise invalid({"apikey": ["Missing data for required field."]})
-    if not broker_accounts.is_paper_api_key(ctx, key.strip()):
+    if not account.accepts_key(key.strip()):
         raise OpenAlgoError(403, INVALID_KEY)
 
 
@@ -212,7 +210,7 @@ def endpoint(router: APIRouter, path: str) -> Callable[[Handler], Handler]:
 
 
 def _answer(account: PaperAccount, body: Body, handler: Handler) -> dict[str, Any]:
-    check_api_key(account.ctx, body.text("apikey", required=False))
+    check_api_key(account, body.text("apikey", required=False))
     try:
         return handler(account, body)
     except AlgovisorError as error:

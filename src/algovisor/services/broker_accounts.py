@@ -53,12 +53,18 @@ def paper_api_key(ctx: ServiceContext) -> str:
     return key
 
 
-def is_paper_api_key(ctx: ServiceContext, key: str) -> bool:
-    """Whether `key` is the paper broker's (compared in constant time)."""
+def paper_key_hash(ctx: ServiceContext) -> str | None:
+    """The SHA-256 of the paper broker's key, None until it is made."""
     with ctx.reading() as session:
-        stored = session.scalar(
+        return session.scalar(
             select(BrokerAccount.api_key_hash).where(BrokerAccount.broker == PAPER)
         )
+
+
+def is_paper_api_key(ctx: ServiceContext, key: str, stored: str | None = None) -> bool:
+    """Whether `key` is the paper broker's (compared in constant time); `stored` is its
+    hash if the caller keeps it."""
+    stored = stored if stored is not None else paper_key_hash(ctx)
     return stored is not None and hmac.compare_digest(stored, hash_api_key(key))
 
 

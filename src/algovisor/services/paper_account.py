@@ -66,6 +66,7 @@ from algovisor.contracts.records import Instrument
 from algovisor.db.models import PaperOrderRow, PaperTradeRow
 from algovisor.errors import NotFoundError, UnavailableError
 from algovisor.positions.reconcile import BrokerPosition, Key
+from algovisor.services import broker_accounts
 from algovisor.services.context import ServiceContext
 
 logger = logging.getLogger("algovisor.paper")
@@ -73,6 +74,7 @@ logger = logging.getLogger("algovisor.paper")
 EXPIRED = "Expired: a day order still working when its day ended"
 SQUARED_OFF = "Cancelled at the MIS square-off"
 MISS_MEMORY_SECS = 30.0  # an instrument not in the contract is looked up again after this
+KEY_MEMORY_SECS = 10.0  # how long the paper key's hash is trusted without reading it
 SEGMENTS = {
     "equity": ("NSE", "BSE", "NFO", "BFO"),
     "currency": ("CDS", "BCD"),
@@ -153,6 +155,8 @@ class PaperAccount:
         self._missing: dict[PriceKey, float] = {}  # monotonic time of a miss
         self._last_price: dict[PriceKey, float] = {}
         self._reported: set[str] = set()
+        self._key_hash: str | None = None
+        self._key_read_at = 0.0
 
     # ----- orders -----------------------------------------------------------------------
 
@@ -511,6 +515,20 @@ class PaperAccount:
         return account_funds(
             self._book, working, self._ltps(now), starting_cash=self.settings.starting_cash
         )
+
+    def accepts_key(self, key: str) -> bool:
+        """Whether `key` is the paper broker's key; its hash is read again every
+        KEY_MEMORY_SECS, not on every request."""
+        now = self.ctx.clock.monotonic()
+        if self._key_hash is None or now - self._key_read_at > KEY_MEMORY_SECS:
+            self._key_hash = broker_accounts.paper_key_hash(self.ctx)
+            self._key_read_at = now
+        return broker_accounts.is_paper_api_key(self.ctx, key, self._key_hash)
+
+    def listed(self, symbol: str, exchange: str) -> Instrument | None:
+        """Today's contract's instrument, or None, for market data: from the same cache as
+        orders, without the account's lock (a race costs one lookup, never a wrong answer)."""
+        return self._lookup(symbol, exchange)
 
     def _instrument(self, symbol: str, exchange: str) -> Instrument:
         instrument = self._lookup(symbol, exchange)

@@ -130,16 +130,16 @@ def open_account(ctx: ServiceContext) -> PaperAccount:
     return PaperAccount(ctx, open_market(ctx), is_trading_day=trading_day_test(ctx))
 
 
-def listed(ctx: ServiceContext, name: str, exchange: str) -> Instrument:
-    """An instrument of today's contract; OpenAlgo's 400 text when it is not there."""
-    with ctx.reading() as session:
-        try:
-            return ContractQueries(session, BROKER).instrument(name.upper(), exchange)
-        except NotFoundError as error:
-            raise InvalidInputError(
-                f"Symbol '{name}' not found for exchange '{exchange}'. Please verify the symbol "
-                "name and ensure master contracts are downloaded."
-            ) from error
+def listed(paper: PaperAccount, name: str, exchange: str) -> Instrument:
+    """An instrument of today's contract (the account's cache); OpenAlgo's 400 text when it
+    is not there."""
+    found = paper.listed(name.upper(), exchange)
+    if found is None:
+        raise InvalidInputError(
+            f"Symbol '{name}' not found for exchange '{exchange}'. Please verify the symbol "
+            "name and ensure master contracts are downloaded."
+        )
+    return found
 
 
 def quote_data(quote: Quote) -> dict[str, Any]:
@@ -156,14 +156,13 @@ def quote_data(quote: Quote) -> dict[str, Any]:
     }
 
 
-def quotes(
-    ctx: ServiceContext, market: SimulatedMarket, name: str, exchange: str
-) -> dict[str, Any]:
-    return quote_data(market.quote(listed(ctx, name, exchange), ctx.clock.now()))
+def quotes(paper: PaperAccount, name: str, exchange: str) -> dict[str, Any]:
+    instrument = listed(paper, name, exchange)
+    return quote_data(paper.market.quote(instrument, paper.ctx.clock.now()))
 
 
-def depth(ctx: ServiceContext, market: SimulatedMarket, name: str, exchange: str) -> dict[str, Any]:
-    book = market.depth(listed(ctx, name, exchange), ctx.clock.now())
+def depth(paper: PaperAccount, name: str, exchange: str) -> dict[str, Any]:
+    book = paper.market.depth(listed(paper, name, exchange), paper.ctx.clock.now())
     quote = book.quote
     return {
         **{key: value for key, value in quote_data(quote).items() if key not in ("ask", "bid")},
@@ -176,8 +175,7 @@ def depth(ctx: ServiceContext, market: SimulatedMarket, name: str, exchange: str
 
 
 def history(
-    ctx: ServiceContext,
-    market: SimulatedMarket,
+    paper: PaperAccount,
     name: str,
     exchange: str,
     interval: str,
@@ -185,7 +183,8 @@ def history(
     end: date,
 ) -> list[dict[str, Any]]:
     """Bars as OpenAlgo sends them: epoch-second timestamps, oldest first."""
-    bars = market.history(listed(ctx, name, exchange), interval, start, end, ctx.clock.now())
+    instrument = listed(paper, name, exchange)
+    bars = paper.market.history(instrument, interval, start, end, paper.ctx.clock.now())
     return [
         {
             "timestamp": bar.timestamp,

@@ -74,7 +74,7 @@ def quotes(paper: PaperAccount, body: Body) -> dict[str, Any]:
     name, exchange = body.required_text("symbol"), body.choice("exchange", EXCHANGES) or ""
     return {
         "status": "success",
-        "data": paper_broker.quotes(paper.ctx, paper.market, name, exchange),
+        "data": paper_broker.quotes(paper, name, exchange),
     }
 
 
@@ -83,7 +83,7 @@ def depth(paper: PaperAccount, body: Body) -> dict[str, Any]:
     name, exchange = body.required_text("symbol"), body.choice("exchange", EXCHANGES) or ""
     return {
         "status": "success",
-        "data": paper_broker.depth(paper.ctx, paper.market, name, exchange),
+        "data": paper_broker.depth(paper, name, exchange),
     }
 
 
@@ -96,7 +96,7 @@ def multiquotes(paper: PaperAccount, body: Body) -> dict[str, Any]:
     for item in wanted:
         name, exchange = item.required_text("symbol"), item.choice("exchange", EXCHANGES) or ""
         try:
-            data = paper_broker.quotes(paper.ctx, paper.market, name, exchange)
+            data = paper_broker.quotes(paper, name, exchange)
         except InvalidInputError as error:
             failed.append({"symbol": name, "exchange": exchange, "error": error.message})
         else:
@@ -111,7 +111,7 @@ def history(paper: PaperAccount, body: Body) -> dict[str, Any]:
     name, exchange = body.required_text("symbol"), body.choice("exchange", EXCHANGES) or ""
     interval = body.required_text("interval")
     start, end = body.day("start_date"), body.day("end_date")
-    data = paper_broker.history(paper.ctx, paper.market, name, exchange, interval, start, end)
+    data = paper_broker.history(paper, name, exchange, interval, start, end)
     return {"status": "success", "data": data}
 
 
@@ -143,7 +143,7 @@ async def instruments(request: Request) -> Response:
 
 
 def _listing(paper: PaperAccount, key: str | None, exchange: str | None, fmt: str) -> bytes:
-    check_api_key(paper.ctx, key)
+    check_api_key(paper, key)
     try:
         return listings.answer(paper.ctx, exchange, fmt)
     except AlgovisorError as error:
