@@ -226,9 +226,19 @@ def sell(positions: PositionPersistenceManager, name: str, row: dict[str, Any]) 
     return Leg(position_id, name, symbol, quantity, stop, price, tick)
 
 
+def expired(symbol: str) -> bool:
+    """Whether an option (NIFTY28NOV2424000CE) is past its expiry's close, 15:30 IST."""
+    code = symbol[len(UNDERLYING) : len(UNDERLYING) + 7]  # 28NOV24
+    return not still_trading(f"{code[:2]}-{code[2:5]}-{code[5:]}")
+
+
 def trail(positions: PositionPersistenceManager, leg: Leg) -> bool:
     """Trail the stop down, or buy the leg back at it; True while the leg is open."""
     price = ltp(leg.symbol)
+    if expired(leg.symbol) and broker_quantity(leg.symbol) == 0:  # the exchange settled it
+        positions.save_position_exit(leg.position_id, price or leg.low, "settled at expiry")
+        log(f"{leg.name} {leg.symbol}: expired and settled by the broker; recorded the exit")
+        return False
     if price is None:
         return True
     if price < leg.stop:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from algovisor.api.app import create_app
 from algovisor.brokers.paper import BROKER
 from algovisor.brokers.paper.market import Quote
-from algovisor.brokers.paper.orders import IST
+from algovisor.brokers.paper.segments import IST
 from algovisor.clock import FakeClock
 from algovisor.contracts.queries import ContractQueries
 from algovisor.contracts.records import Instrument

@@ -19,7 +19,8 @@ from sqlalchemy import text
 
 from algovisor.brokers.protocol import PositionBook as BrokerBook
 from algovisor.positions.validation import check_entry
-from algovisor.services.paper_account import EXPIRED, SQUARED_OFF, StoredPaperPositions
+from algovisor.services.paper_account import EXPIRED, SQUARED_OFF
+from algovisor.services.paper_store import StoredPaperPositions
 from algovisor.services.positions import reconcile
 from algovisor.settings import Settings
 from tests.api.paper_desk import (

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from algovisor.brokers.paper.market import Quote
-from algovisor.brokers.paper.orders import IST
+from algovisor.brokers.paper.segments import IST
 from algovisor.settings import Settings
 from tests.api.paper_desk import (
     CALL,

@@ -504,8 +504,14 @@ def test_history_rejects_bad_requests(market, picks):
         market.history(row, "1m", date(2025, 6, 1), DAY, at)
     with pytest.raises(HistoryRangeError, match="too long"):
         market.history(row, "D", date(2000, 1, 1), DAY, at)
+    # Outside the days the market has: date's first day has no trading day before it.
+    for start, end in ((date.min, date(1, 1, 5)), (date(1999, 12, 31), DAY), (DAY, date.max)):
+        with pytest.raises(HistoryRangeError, match="from 2000-01-01 to 2100-12-31"):
+            market.history(row, "D", start, end, at)
+    assert len(market.history(row, "D", date(2000, 1, 1), date(2000, 1, 7), at)) == 5
     # Nothing in the future, and nothing on a day without a session.
     assert market.history(row, "D", DAY + timedelta(days=1), DAY + timedelta(days=9), at) == []
+    assert market.history(row, "D", date(2100, 12, 1), date(2100, 12, 31), at) == []
     assert (
         market.history(row, "1m", date(2026, 3, 7), date(2026, 3, 8), ist(date(2026, 3, 9), 9))
         == []

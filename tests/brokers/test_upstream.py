@@ -97,6 +97,27 @@ def test_positions_are_read_signed_from_ints_and_strings(
     assert asked.query == {}
 
 
+def test_whole_number_floats_and_their_text_are_quantities(server: FakeOpenAlgo) -> None:
+    """Some of OpenAlgo's brokers give quantities as floats: 10.0 is ten, not unreadable."""
+    server.answers["positionbook"] = success(
+        [
+            position_row("SBIN", 10.0),
+            position_row("NHPC", -104.0),
+            position_row("YESBANK", "10.0"),
+            position_row("RELIANCE", "-5.00"),
+            position_row("TCS", 0.0),
+        ]
+    )
+    with upstream(server.url) as book:
+        assert [(row.key.symbol, row.quantity) for row in book.positions()] == [
+            ("SBIN", 10),
+            ("NHPC", -104),
+            ("YESBANK", 10),
+            ("RELIANCE", -5),
+            ("TCS", 0),
+        ]
+
+
 def test_an_empty_book_is_flat(server: FakeOpenAlgo) -> None:
     server.answers["positionbook"] = success([])
     with upstream(server.url) as book:
@@ -263,7 +284,12 @@ def test_a_long_message_is_cut(server: FakeOpenAlgo) -> None:
         ([position_row("SBIN", 1, exchange=" ")], 'row 1 has no exchange (found " ")'),
         ([{**position_row("SBIN", 1), "product": 7}], "row 1 has no product (found 7)"),
         ([position_row("SBIN", "1.5")], 'row 1 (NSE:SBIN) has quantity "1.5", not a whole number'),
-        ([position_row("SBIN", 1.0)], "has quantity 1.0, not a whole number"),
+        ([position_row("SBIN", 1.5)], "has quantity 1.5, not a whole number"),
+        ([position_row("SBIN", float("nan"))], "has quantity NaN, not a whole number"),
+        ([position_row("SBIN", float("inf"))], "has quantity Infinity, not a whole number"),
+        ([position_row("SBIN", 1e300)], "has quantity 1e+300, not a whole number"),
+        ([position_row("SBIN", "10.")], 'has quantity "10.", not a whole number'),
+        ([position_row("SBIN", "1e3")], 'has quantity "1e3", not a whole number'),
         ([position_row("SBIN", True)], "has quantity true, not a whole number"),
         ([position_row("SBIN", None)], "has quantity null, not a whole number"),
         ([position_row("SBIN", "ten")], 'has quantity "ten", not a whole number'),

@@ -89,7 +89,11 @@ def test_set_show_and_remove_the_upstream(
     assert as_json == {"broker": "openalgo", "url": server.url, "key_set": True}
 
     removed = ok(algovisor(settings, run, "broker", "remove-upstream"))
-    assert flat(removed.stdout) == "removed the upstream for broker openalgo"
+    assert flat(removed.stdout) == (
+        "removed the upstream for broker openalgo; the host no longer refreshes the openalgo "
+        "contract from it (the one loaded stays in force for its trading day; "
+        "`algovisor broker set-upstream URL` to resume)"
+    )
     assert broker_accounts.upstream(ctx) is None
     again = ok(algovisor(settings, run, "broker", "remove-upstream"))
     assert flat(again.stdout) == "no upstream for broker openalgo was set"

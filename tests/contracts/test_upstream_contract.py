@@ -126,6 +126,50 @@ def test_refresh_now_asks_the_upstream(
     assert len(server.asked("instruments")) == 1
 
 
+def test_a_removed_upstream_is_asked_nothing_more(
+    ctx: ServiceContext, clock: FakeClock, manager: ContractManager, server: FakeOpenAlgo
+) -> None:
+    broker_accounts.set_upstream(ctx, server.url, KEY)
+    tick_and_wait(manager)
+    assert len(server.asked("instruments")) == 1
+    assert status_row(ctx, "openalgo").source_secret is not None  # a copy of the key
+
+    assert broker_accounts.remove_upstream(ctx)
+    row = status_row(ctx, "openalgo")
+    assert (row.source_kind, row.source_location, row.source_secret) == (None, None, None)
+    assert contracts.status(ctx, "openalgo").total_symbols == len(INSTRUMENTS)  # in force
+    move_to(clock, datetime.combine(WEDNESDAY, time(8, 0), tzinfo=IST))
+    tick_and_wait(manager)
+    with pytest.raises(InvalidInputError, match="algovisor broker set-upstream URL"):
+        manager.refresh_now("openalgo")
+    assert len(server.asked("instruments")) == 1
+    assert not contracts.status(ctx, "openalgo").is_ready  # Monday's, not Wednesday's
+
+    # Set again: the next tick refreshes from it.
+    broker_accounts.set_upstream(ctx, server.url, KEY)
+    tick_and_wait(manager)
+    assert contracts.status(ctx, "openalgo").is_ready
+    assert len(server.asked("instruments")) == 2
+
+
+def test_the_openalgo_contract_is_refreshed_only_from_the_configured_upstream(
+    ctx: ServiceContext, clock: FakeClock, manager: ContractManager, server: FakeOpenAlgo
+) -> None:
+    """A URL given once (`contracts download --url --api-key`) is remembered, but the host
+    refreshes the `openalgo` contract from the upstream strategies trade through, or not at
+    all: whatever a removal left behind (a download under way remembers its source as it
+    ends) is never asked."""
+    source = contracts.choose_source(
+        "openalgo", None, f"{server.url}/api/v1/instruments", None, KEY
+    )
+    assert contracts.download(ctx, "openalgo", source).is_ready
+    assert status_row(ctx, "openalgo").source_kind == "url"
+    move_to(clock, datetime.combine(WEDNESDAY, time(8, 0), tzinfo=IST))
+    tick_and_wait(manager)
+    assert len(server.asked("instruments")) == 1
+    assert not contracts.status(ctx, "openalgo").is_ready
+
+
 def test_a_contract_loaded_from_a_file_is_left_to_the_trader(
     ctx: ServiceContext,
     clock: FakeClock,

@@ -44,6 +44,8 @@ def create_app(
     app.state.wake = wake
     app.state.refresh_contract = refresh_contract or _no_host_refresh
     app.state.paper = paper or paper_broker.open_account(context)
+    # Per app, not per process: two apps (two databases) may hold equal generations.
+    app.state.listings = paper_broker.InstrumentListings()
     install_error_handlers(app)
     app.add_middleware(CollapseDoubleSlash)
     app.include_router(health.router)

@@ -4,6 +4,7 @@
     bad request       400 {"status": "error", "message": "{'field': ['...']}"}
     wrong key         403 {"status": "error", "message": "Invalid openalgo apikey"}
     not found         404 (an order, a symbol on the `symbol` endpoint)
+    body over 1 MiB   413, refused before the rest of it is read
 
 The `openalgo` client sends numbers as strings (`"quantity": "75"`) and keeps
 unknown keyword arguments: fields accept both forms, and unknown keys are ignored.
@@ -23,11 +24,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from algovisor.brokers.paper.orders import RejectedOrderError
 from algovisor.db.limits import MAX_INTEGER
 from algovisor.errors import AlgovisorError, NotFoundError, UnavailableError
-from algovisor.services.paper_account import PaperAccount, RejectedOrderError
+from algovisor.services.paper_account import PaperAccount
 
 INVALID_KEY = "Invalid openalgo apikey"
+# The largest request body read. OpenAlgo's largest requests are baskets and
+# multiquotes: 100 orders or 500 symbols are about 30 KB.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 class OpenAlgoError(Exception):
@@ -77,11 +82,13 @@ class Body:
 
     @staticmethod
     async def of(request: Request) -> Body:
-        raw = await request.body()
+        raw = await read_body(request)
         try:
             document = json.loads(raw) if raw.strip() else None
         except ValueError as error:  # undecodable, malformed, or a number too long to read
             raise OpenAlgoError(400, f"Invalid JSON body: {error}") from error
+        except RecursionError as error:  # `[[[[...`: nested deeper than the parser goes
+            raise OpenAlgoError(400, "Invalid JSON body: nested too deeply") from error
         if not isinstance(document, dict):
             raise invalid({"_schema": ["Invalid input type."]})
         return Body(document)
@@ -111,13 +118,16 @@ class Body:
         except ValueError as error:
             raise invalid({name: ["Not a valid date."]}) from error
 
-    def items(self, name: str) -> list[Body]:
-        """A required, non-empty list of objects (multiquotes' `symbols`)."""
+    def items(self, name: str, *, maximum: int | None = None) -> list[Body]:
+        """A required, non-empty list of objects (multiquotes' `symbols`), at most
+        `maximum` of them if given."""
         value = self._values.get(name)
         if value is None:
             raise invalid({name: ["Missing data for required field."]})
         if not isinstance(value, list) or not value:
             raise invalid({name: ["Shorter than minimum length 1."]})
+        if maximum is not None and len(value) > maximum:
+            raise invalid({name: [f"Longer than maximum length {maximum}."]})
         if not all(isinstance(item, dict) for item in value):
             raise invalid({name: ["Invalid input type."]})
         return [Body(item) for item in value]
@@ -172,11 +182,33 @@ class Body:
         return value
 
 
+def body_too_large() -> OpenAlgoError:
+    return OpenAlgoError(
+        413,
+        f"Request body too large: at most {MAX_BODY_BYTES:,} bytes "
+        f"({MAX_BODY_BYTES // 2**20} MiB) are read",
+    )
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refused with a 413 once it is over `limit`: at once when its Content-Length
+    says so, else (chunked) as soon as the bytes read pass it; the rest is never read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared[:12]) > limit:
+        raise body_too_large()  # (12 digits are enough to tell; int() of 5,000 would raise)
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > limit:
+            raise body_too_large()
+    return bytes(received)
+
+
 def check_api_key(account: PaperAccount, key: str | None) -> None:
     """Missing: 400 (a required field); wrong: 403 (OpenAlgo's order: schema, then key)."""
     if key is None or not key.strip():
         raise invalid({"apikey": ["Missing data for required field."]})
-    if not account.accepts_key(key.strip()):
+    if not account.key.accepts(key.strip()):
         raise OpenAlgoError(403, INVALID_KEY)
 
 

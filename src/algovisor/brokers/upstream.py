@@ -13,6 +13,7 @@ rather than reading it as flat.
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,9 @@ DEFAULT_CONNECT_TIMEOUT_SECS = 5.0
 EXAMPLE_URL = "http://127.0.0.1:5000"
 MAX_URL_CHARS = 2048
 _ENDPOINT = re.compile(r"[a-z][a-z0-9_]*")
-_QUANTITY = re.compile(r"[+-]?[0-9]{1,18}")  # a whole number of units; no 1.0, no 1_000
+# A whole number of units as text: "-10", and "10.0" as some brokers write it; no 1_000.
+_QUANTITY = re.compile(r"([+-]?[0-9]{1,18})(?:\.0+)?")
+_MAX_QUANTITY = 10**18
 _MESSAGE_CHARS = 300  # of an upstream's own message quoted in ours
 _REFUSED_KEY = (401, 403)
 
@@ -267,13 +270,18 @@ def base_url(text: str) -> str:
 
 
 def _quantity(value: object) -> int | None:
-    """A signed whole number of units, as OpenAlgo gives it: an int or its text ("-1")."""
+    """A signed whole number of units, as OpenAlgo's brokers give it: an int, a float that
+    is whole (10.0), or their text ("-1", "10.0"); None for 1.5, booleans, NaN and the like."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and _QUANTITY.fullmatch(value.strip()):
-        return int(value.strip())
+    if isinstance(value, float):
+        whole = math.isfinite(value) and value.is_integer() and abs(value) < _MAX_QUANTITY
+        return int(value) if whole else None
+    if isinstance(value, str):
+        found = _QUANTITY.fullmatch(value.strip())
+        return int(found.group(1)) if found else None
     return None
 
 

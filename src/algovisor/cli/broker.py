@@ -81,9 +81,15 @@ def show(typer_context: typer.Context, as_json: Json = False) -> None:
 
 @handle_errors
 def remove_upstream(typer_context: typer.Context) -> None:
-    """Forget the upstream OpenAlgo server and its key."""
+    """Forget the upstream OpenAlgo server and its key; the host stops refreshing the
+    `openalgo` contract from it."""
     if broker_accounts.remove_upstream(open_context(typer_context)):
-        console.print(f"removed the upstream for broker {UPSTREAM}", highlight=False)
+        console.print(
+            f"removed the upstream for broker {UPSTREAM}; the host no longer refreshes the "
+            f"{UPSTREAM} contract from it (the one loaded stays in force for its trading "
+            "day; `algovisor broker set-upstream URL` to resume)",
+            highlight=False,
+        )
     else:
         console.print(f"no upstream for broker {UPSTREAM} was set", highlight=False)
 

@@ -25,7 +25,7 @@ from algovisor.contracts.days import contract_day, opens_for_trading
 from algovisor.contracts.lookup import load_book
 from algovisor.contracts.pipeline import PipelineSettings, Refresh
 from algovisor.contracts.readiness import CONTRACT_CALENDAR, readiness
-from algovisor.contracts.sources import Source, check_broker, default_source
+from algovisor.contracts.sources import BROKERS, Source, check_broker, default_source
 from algovisor.db.models import MasterContractStatus
 from algovisor.errors import AlgovisorError, InvalidInputError
 from algovisor.schedule.calendar import CalendarBook, ExchangeCalendar
@@ -36,6 +36,12 @@ logger = logging.getLogger(__name__)
 # How often the status table is read: a contract loaded by the CLI wakes the
 # reconciler within this, and a dead download's process is noticed as fast.
 POLL_SECS = 0.5
+
+
+def _configured_only(broker: str) -> bool:
+    """Whether the broker's contract comes only from what the trader set up (`openalgo`)."""
+    info = BROKERS.get(broker)
+    return info is not None and info.configured
 
 
 class ContractManager:
@@ -142,13 +148,8 @@ class ContractManager:
                 f"the {broker} contract was loaded from a file; load the new file with "
                 f"`algovisor contracts download --broker {broker} --file FILE`"
             )
-        configured = self._configured_sources().get(broker)
-        source = (
-            configured
-            or store.remembered_source(row, self._refresh.secrets)
-            or default_source(broker)
-        )
-        self._start(broker, source, contract_day(now, calendar), calendar)
+        source = self._source(broker, row, self._configured_sources())
+        self._start(broker, source or default_source(broker), contract_day(now, calendar), calendar)
 
     def join(self, timeout_secs: float) -> None:
         """Wait for refreshes in flight (tests, shutdown)."""
@@ -201,9 +202,23 @@ class ContractManager:
             local = now.astimezone(calendar.tz)
             if day == local.date() and local.time() < self._refresh_time:
                 continue  # today's contract is not due yet; yesterday's would not do either
-            source = configured.get(broker) or store.remembered_source(row, self._refresh.secrets)
+            source = self._source(broker, row, configured)
+            if source is None and _configured_only(broker):
+                continue  # no upstream (never set, or removed): nothing to refresh from
             due.append((broker, source or default_source(broker), day))
         return due
+
+    def _source(
+        self, broker: str, row: MasterContractStatus | None, configured: Mapping[str, Source]
+    ) -> Source | None:
+        """Where a refresh reads: what the trader set up, else (unless the broker's contract
+        comes only from that, as `openalgo`'s does from its upstream) the source the
+        contract in force came from; None for the broker's default."""
+        if broker in configured:
+            return configured[broker]
+        if _configured_only(broker):
+            return None  # a removed upstream's remembered URL and key are not used
+        return store.remembered_source(row, self._refresh.secrets)
 
     def _configured(self) -> Mapping[str, Source]:
         """The configured sources; none while they cannot be read (logged once per problem)."""

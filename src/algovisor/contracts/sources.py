@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -28,6 +29,9 @@ FORMATS = ("paper", "zerodha", "angel", "dhan", "upstox", "openalgo")
 class BrokerInfo:
     format: str
     url: str | None  # the public instrument list, if the broker publishes one
+    # Its contract comes from what the trader set up (`openalgo`: the upstream server),
+    # and the host refreshes it from that alone, never from a source it remembers.
+    configured: bool = False
 
 
 BROKERS = MappingProxyType(
@@ -43,7 +47,7 @@ BROKERS = MappingProxyType(
             "upstox",
             "https://assets.upstox.com/market-quote/instruments/exchange/complete.json.gz",
         ),
-        "openalgo": BrokerInfo("openalgo", None),
+        "openalgo": BrokerInfo("openalgo", None, configured=True),
     }
 )
 
@@ -145,25 +149,23 @@ class DownloadLimits:
     max_bytes: int = 1024 * 1024 * 1024
 
 
+MAX_REDIRECTS = 10
+
+
 def download(source: Source, target: Path, progress: Progress, limits: DownloadLimits) -> None:
     """Stream the source's URL into `target`, reporting bytes as they arrive.
 
     Raises ContractSourceError. Messages name the URL without its query string,
-    where credentials travel.
+    where credentials travel. Redirects are followed, but a keyed source's only
+    within its own origin: its key rides in the query string, and a redirect keeps it.
     """
     url = source.describe().rsplit(" (", 1)[0]
     deadline = time.monotonic() + limits.total_timeout_secs
     timeout = httpx.Timeout(limits.read_timeout_secs, connect=limits.connect_timeout_secs)
-    params = {"apikey": source.api_key} if source.api_key else None
     try:
         with (
-            httpx.stream(
-                "GET",
-                source.location or "",
-                params=params,
-                timeout=timeout,
-                follow_redirects=True,
-            ) as response,
+            httpx.Client(timeout=timeout, follow_redirects=False) as client,
+            _response(client, source, url) as response,
             target.open("wb") as out,
         ):
             if response.status_code >= 400:
@@ -196,6 +198,44 @@ def download(source: Source, target: Path, progress: Progress, limits: DownloadL
         if source.api_key:  # httpx may quote the request's URL, key and all
             detail = detail.replace(source.api_key, "****")
         raise ContractSourceError(f"network error reaching {url}: {detail}") from error
+
+
+@contextmanager
+def _response(client: httpx.Client, source: Source, url: str) -> Iterator[httpx.Response]:
+    """The streamed answer at the end of the source's redirects (at most MAX_REDIRECTS).
+
+    A keyed source's redirect to another origin (scheme, host or port) is refused, not
+    followed: the request would carry its key there."""
+    params = {"apikey": source.api_key} if source.api_key else None
+    request = client.build_request("GET", source.location or "", params=params)
+    origin = _origin(request.url)
+    for _ in range(MAX_REDIRECTS + 1):
+        response = client.send(request, stream=True)
+        following = response.next_request
+        if following is None:
+            try:
+                yield response
+            finally:
+                response.close()
+            return
+        response.close()
+        if source.api_key and _origin(following.url) != origin:
+            raise ContractSourceError(
+                f"{url} redirected (HTTP {response.status_code}) to {_shown(following.url)}; "
+                "not followed: that is another origin (scheme, host or port) and the API key "
+                "travels in the query string. If that server is to have the key, give its URL"
+            )
+        request = following
+    raise ContractSourceError(f"{url} redirected more than {MAX_REDIRECTS} times")
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _shown(url: httpx.URL) -> str:
+    """A URL as it may be shown: no user name or password, query or fragment."""
+    return str(url.copy_with(query=None, fragment=None, username=None, password=None))
 
 
 def _content_length(response: httpx.Response) -> int | None:

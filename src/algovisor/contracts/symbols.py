@@ -9,6 +9,7 @@ index      NIFTY, BANKNIFTY, SENSEX        under NSE_INDEX / BSE_INDEX
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -41,3 +42,21 @@ def parse_expiry_code(text: str) -> date:
     if len(text) != 7 or text[2:5] not in MONTH_NUMBERS:
         raise ValueError(f"{text!r} is not an expiry like 28NOV24")
     return date(2000 + int(text[5:7]), MONTH_NUMBERS[text[2:5]], int(text[0:2]))
+
+
+_DERIVATIVE = re.compile(
+    r"^(?P<name>.+?)(?P<code>\d{2}[A-Z]{3}\d{2})(?:(?P<strike>\d+(?:\.\d+)?)(?P<kind>CE|PE)|FUT)$"
+)
+
+
+def parse_derivative(symbol: str) -> tuple[str, date, float | None, str] | None:
+    """(name, expiry, strike or None, CE/PE/FUT) of a future or option symbol, else None."""
+    found = _DERIVATIVE.match(symbol)
+    if found is None:
+        return None
+    try:
+        expiry = parse_expiry_code(found["code"])
+    except ValueError:
+        return None
+    strike = found["strike"]
+    return found["name"], expiry, float(strike) if strike else None, found["kind"] or "FUT"

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from algovisor.brokers.paper import BROKER as PAPER
 from algovisor.brokers.upstream import BROKER as UPSTREAM
 from algovisor.brokers.upstream import OpenAlgoUpstream, base_url
-from algovisor.db.models import BrokerAccount
+from algovisor.db.models import BrokerAccount, MasterContractStatus
 from algovisor.errors import InvalidInputError
 from algovisor.security.api_keys import generate_api_key, hash_api_key
 from algovisor.services.context import ServiceContext
@@ -66,6 +66,25 @@ def is_paper_api_key(ctx: ServiceContext, key: str, stored: str | None = None) -
     hash if the caller keeps it."""
     stored = stored if stored is not None else paper_key_hash(ctx)
     return stored is not None and hmac.compare_digest(stored, hash_api_key(key))
+
+
+class PaperKey:
+    """Checks a request's key against the paper broker's, reading its hash again only
+    every MEMORY_SECS (not on every request)."""
+
+    MEMORY_SECS = 10.0
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self._hash: str | None = None
+        self._read_at = 0.0
+
+    def accepts(self, key: str) -> bool:
+        now = self.ctx.clock.monotonic()
+        if self._hash is None or now - self._read_at > self.MEMORY_SECS:
+            self._hash = paper_key_hash(self.ctx)
+            self._read_at = now
+        return is_paper_api_key(self.ctx, key, self._hash)
 
 
 # ----- the upstream OpenAlgo server -----------------------------------------------------
@@ -174,7 +193,13 @@ def upstream_summary(ctx: ServiceContext) -> UpstreamSummary | None:
 
 
 def remove_upstream(ctx: ServiceContext) -> bool:
-    """Forget the OpenAlgo server and its key; whether there was one."""
+    """Forget the OpenAlgo server and its key; whether there was one.
+
+    The `openalgo` contract's remembered source (that server's URL and a copy of the
+    key, kept by the download) is forgotten with them. The host refreshes that contract
+    from the configured upstream only, so none is asked for it until one is set again;
+    the contract loaded stays in force for its trading day.
+    """
     with ctx.transaction() as session:
         row = session.get(BrokerAccount, UPSTREAM, with_for_update=True)
         if row is None or (row.upstream_url is None and row.upstream_key_secret is None):
@@ -183,4 +208,8 @@ def remove_upstream(ctx: ServiceContext) -> bool:
             session.delete(row)
         else:  # not ours alone: keep what else it holds
             row.upstream_url = row.upstream_key_secret = None
+        contract = session.get(MasterContractStatus, UPSTREAM, with_for_update=True)
+        if contract is not None and contract.source_kind == "url":
+            contract.source_kind = contract.source_format = None
+            contract.source_location = contract.source_secret = None
         return True

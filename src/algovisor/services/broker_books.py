@@ -24,7 +24,7 @@ from algovisor.positions.reconcile import BrokerPosition
 from algovisor.positions.verify import DEFAULT_BROKER_TIMEOUT_SECS
 from algovisor.services import broker_accounts
 from algovisor.services.context import ServiceContext
-from algovisor.services.paper_account import StoredPaperPositions
+from algovisor.services.paper_store import StoredPaperPositions
 
 # Shares of the reconciler's deadline: connecting, then waiting for the answer.
 CONNECT_SHARE = 0.2

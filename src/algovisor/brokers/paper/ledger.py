@@ -35,13 +35,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from algovisor.brokers.paper.margin import decimal
 from algovisor.brokers.paper.orders import (
     WORKING,
     Fill,
     Order,
     OrderRequest,
     PaperOrderError,
-    decimal,
 )
 
 DEFAULT_STARTING_CASH = Decimal(10_000_000)  # one crore, as OpenAlgo's sandbox starts

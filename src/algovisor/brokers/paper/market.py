@@ -48,6 +48,7 @@ from algovisor.brokers.paper.pricing import (
     Underlying,
     interpolate,
 )
+from algovisor.brokers.paper.segments import INDEX_EXCHANGES
 from algovisor.contracts.book import ContractBook
 from algovisor.contracts.paper_expiries import LONGEST_HOLIDAY_DAYS, TradingDayTest, is_weekday
 from algovisor.contracts.records import Instrument
@@ -60,9 +61,12 @@ INTERVALS: dict[str, int | None] = {
 MAX_BARS = 50_000  # 1m bars for 60 sessions is 22,500
 MAX_SESSIONS = 1_000  # sessions walked for one history request (about four years)
 MAX_DEPTH_LEVELS = 20
+# The days history is made for: the walks need a trading day before the first (date's
+# range ends at year 1), and no strategy asks for bars of 1990 or 2500.
+HISTORY_FIRST_DAY = date(2000, 1, 1)
+HISTORY_LAST_DAY = date(2100, 12, 31)
 COMMODITY_EXCHANGES = frozenset({"MCX"})
 CURRENCY_EXCHANGES = frozenset({"CDS", "BCD"})
-INDEX_EXCHANGES = ("NSE_INDEX", "BSE_INDEX")
 
 
 class UnsupportedIntervalError(InvalidInputError):
@@ -70,7 +74,8 @@ class UnsupportedIntervalError(InvalidInputError):
 
 
 class HistoryRangeError(InvalidInputError):
-    """A history request that is backwards or too large to answer at once."""
+    """A history request that is backwards, too large to answer at once, or outside the
+    days history is made for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +214,13 @@ class SimulatedMarket:
         """Whether the instrument's session is under way at `at` (else prices are frozen)."""
         return self._locate(self._resolve(instrument), at)[2]
 
+    def expired(self, instrument: Instrument, at: datetime) -> bool:
+        """Whether a derivative's last session has closed at `at` (its price is final)."""
+        priced = self._resolve(instrument)
+        ordinal, elapsed, _ = self._locate(priced, at)
+        final = ordinal == priced.expiry_ordinal and elapsed >= priced.walk.session.seconds
+        return bool(priced.expiry_ordinal) and final
+
     def quote(self, instrument: Instrument, at: datetime) -> Quote:
         priced = self._resolve(instrument)
         ordinal, elapsed, live = self._locate(priced, at)
@@ -258,6 +270,11 @@ class SimulatedMarket:
         width = _interval_seconds(interval)
         if start > end:
             raise HistoryRangeError(f"history start {start} is after its end {end}")
+        if start < HISTORY_FIRST_DAY or end > HISTORY_LAST_DAY:
+            raise HistoryRangeError(
+                f"history from {start} to {end} is outside the days the paper market has: "
+                f"ask for dates from {HISTORY_FIRST_DAY} to {HISTORY_LAST_DAY}"
+            )
         priced = self._resolve(instrument)
         today, elapsed_today, _ = self._locate(priced, at)
         first, last = start.toordinal(), min(end.toordinal(), today)

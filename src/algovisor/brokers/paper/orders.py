@@ -33,12 +33,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime
 from typing import Protocol
 
+from algovisor.brokers.paper.margin import (
+    DEFAULT_MARGIN_RULES,
+    MarginRules,
+    decimal,
+    margin_per_unit,
+)
+from algovisor.brokers.paper.segments import (
+    DERIVATIVE_EXCHANGES,
+    EQUITY_EXCHANGES,
+    INDEX_EXCHANGES,
+    IST,
+)
 from algovisor.contracts.records import Instrument
-from algovisor.errors import InvalidInputError
+from algovisor.errors import InvalidInputError, NotFoundError
 
 ACTIONS = ("BUY", "SELL")
 PRICE_TYPES = ("MARKET", "LIMIT", "SL", "SL-M")
@@ -48,18 +59,25 @@ OPEN, TRIGGER_PENDING, COMPLETE = "open", "trigger pending", "complete"
 CANCELLED, REJECTED = "cancelled", "rejected"
 WORKING = frozenset({OPEN, TRIGGER_PENDING})  # may still fill, be modified or cancelled
 
-EQUITY_EXCHANGES = frozenset({"NSE", "BSE"})
-DERIVATIVE_EXCHANGES = frozenset({"NFO", "BFO", "MCX", "CDS", "BCD"})  # lot sizes apply
-INDEX_EXCHANGES = frozenset({"NSE_INDEX", "BSE_INDEX"})
-OPTION_TYPES = frozenset({"CE", "PE"})
-
-IST = timezone(timedelta(hours=5, minutes=30), "IST")  # order ids carry the IST date
 ORDER_SEQUENCE_LIMIT = 100_000_000  # eight digits after YYMMDD
 TICK_TOLERANCE = 1e-6  # of a tick: float noise, not a different price
+MAX_PRICE = 10_000_000.0  # a crore a unit: above any listed price, and Decimal-safe
 
 
 class PaperOrderError(InvalidInputError):
     """An order the paper broker refuses; the message is OpenAlgo's text for the case."""
+
+
+class RejectedOrderError(PaperOrderError):
+    """An order accepted, numbered and recorded as rejected (OpenAlgo answers with its id)."""
+
+    def __init__(self, message: str, order_id: str) -> None:
+        super().__init__(message)
+        self.order_id = order_id
+
+
+class OrderNotFoundError(NotFoundError):
+    """No order with that id (OpenAlgo's 404)."""
 
 
 class Prices(Protocol):
@@ -166,32 +184,6 @@ class Fill:
         return self.quantity if self.action == "BUY" else -self.quantity
 
 
-@dataclass(frozen=True, slots=True)
-class MarginRules:
-    """What a unit of new exposure blocks, as a share of a price. Simple, documented rules:
-
-    - shares: MIS `equity_intraday` of the price (20%: SEBI's 5x intraday leverage),
-      CNC the whole price (delivery is paid for);
-    - futures (NRML or MIS: since the peak-margin rules intraday F&O leverage is no
-      higher than overnight) `futures` of the price, long or short;
-    - options bought: the premium; options sold: `options_sold` of the strike, the
-      strike standing in for the underlying's price.
-    """
-
-    equity_intraday: Decimal = Decimal("0.20")
-    equity_delivery: Decimal = Decimal(1)
-    futures: Decimal = Decimal("0.12")
-    options_sold: Decimal = Decimal("0.12")
-
-
-DEFAULT_MARGIN_RULES = MarginRules()
-
-
-def decimal(value: float) -> Decimal:
-    """The decimal a float prints as: 100.05 is Decimal('100.05'), not its binary value."""
-    return Decimal(repr(float(value)))
-
-
 def on_tick(value: float, tick: float) -> float | None:
     """`value` as an exact multiple of `tick`, or None if it is not one (within tolerance)."""
     units = value / tick
@@ -241,53 +233,33 @@ def check_order(request: OrderRequest, instrument: Instrument) -> None:
     quantity = request.quantity
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
         raise PaperOrderError("Quantity must be positive")
-    if pricetype in ("LIMIT", "SL"):
-        if not request.price:
-            raise PaperOrderError(f"{pricetype} orders require price")
-        if not math.isfinite(request.price):
-            raise PaperOrderError("Invalid price")
-        if request.price < 0:
-            raise PaperOrderError("Price must be positive")
-    if pricetype in ("SL", "SL-M"):
-        if not request.trigger_price:
-            raise PaperOrderError(f"{pricetype} orders require trigger_price")
-        if not math.isfinite(request.trigger_price):
-            raise PaperOrderError("Invalid trigger_price")
-        if request.trigger_price < 0:
-            raise PaperOrderError("Trigger price must be positive")
     lot = instrument.lot_size or 1
     if exchange in DERIVATIVE_EXCHANGES and quantity % lot:
         raise PaperOrderError(f"Quantity must be in multiples of lot size {lot}")
     tick = instrument.tick_size
-    if pricetype in ("LIMIT", "SL") and on_tick(request.price, tick) is None:
-        raise PaperOrderError(f"Price {request.price} is not a multiple of tick size {tick}")
-    if pricetype in ("SL", "SL-M") and on_tick(request.trigger_price, tick) is None:
+    if pricetype in ("LIMIT", "SL"):
+        _check_price("Price", "price", pricetype, request.price, tick)
+    if pricetype in ("SL", "SL-M"):
+        _check_price("Trigger price", "trigger_price", pricetype, request.trigger_price, tick)
+
+
+def _check_price(label: str, field: str, pricetype: str, value: float, tick: float) -> None:
+    """A price an order of `pricetype` needs: given, finite, positive on the tick, bounded."""
+    if not value:
+        raise PaperOrderError(f"{pricetype} orders require {field}")
+    if not math.isfinite(value):
+        raise PaperOrderError(f"Invalid {field}")
+    if value < 0:
+        raise PaperOrderError(f"{label} must be positive")
+    if value > MAX_PRICE:
         raise PaperOrderError(
-            f"Trigger price {request.trigger_price} is not a multiple of tick size {tick}"
+            f"{label} {value} is above the paper broker's limit of {MAX_PRICE:,.0f}"
         )
-
-
-def margin_per_unit(
-    request: OrderRequest,
-    instrument: Instrument,
-    reference_price: float,
-    rules: MarginRules = DEFAULT_MARGIN_RULES,
-) -> float:
-    """What one unit of new exposure from this order blocks (see MarginRules)."""
-    price = decimal(reference_price)
-    kind = instrument.instrument_type
-    if kind in OPTION_TYPES:
-        if request.action == "BUY":
-            amount = price
-        else:
-            amount = rules.options_sold * decimal(instrument.strike or reference_price)
-    elif kind == "FUT" or instrument.exchange in DERIVATIVE_EXCHANGES:
-        amount = rules.futures * price
-    elif request.product == "CNC":
-        amount = rules.equity_delivery * price
-    else:
-        amount = rules.equity_intraday * price
-    return float(amount)
+    snapped = on_tick(value, tick)
+    if snapped is None:
+        raise PaperOrderError(f"{label} {value} is not a multiple of tick size {tick}")
+    if snapped <= 0:  # a sliver above zero is zero on the tick
+        raise PaperOrderError(f"{label} must be positive")
 
 
 def place(
@@ -385,6 +357,20 @@ def rejected(request: OrderRequest, at: datetime, next_id: Callable[[], int], re
         trigger_price=request.trigger_price if request.pricetype in ("SL", "SL-M") else 0.0,
         rejection_reason=reason,
     )
+
+
+def settled(
+    position: OrderRequest,
+    instrument: Instrument,
+    price: float,
+    at: datetime,
+    next_id: Callable[[], int],
+) -> tuple[Order, list[Fill]]:
+    """The order and trade that close `position` (its closing side and quantity) in an
+    expired contract at its settlement price: how an exchange settles at expiry."""
+    _require_aware(at)
+    order = _numbered(position, at, next_id, OPEN)
+    return _fill(order, price, at, instrument, DEFAULT_MARGIN_RULES)
 
 
 def _numbered(

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from algovisor.brokers.paper.orders import COMPLETE, IST, OPEN, REJECTED, Fill, Order
+from algovisor.brokers.paper.orders import COMPLETE, OPEN, REJECTED, Fill, Order
+from algovisor.brokers.paper.segments import IST
 
 
 def order_time(order: Order) -> str:
