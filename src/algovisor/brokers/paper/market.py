@@ -31,14 +31,12 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from threading import Lock
-from typing import Generic, TypeVar
 
 from algovisor.brokers.paper import pricing
+from algovisor.brokers.paper.lru import Lru
 from algovisor.brokers.paper.pricing import (
     EPOCH_ORDINAL,
     IST_OFFSET_SECONDS,
@@ -125,32 +123,6 @@ class Bar:
     oi: int
 
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class _Lru(Generic[K, V]):
-    """A thread-safe LRU cache. Values are deterministic: a race only computes one twice."""
-
-    def __init__(self, capacity: int) -> None:
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._capacity = capacity
-        self._lock = Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._items[key] = value
-            if len(self._items) > self._capacity:
-                self._items.popitem(last=False)
-
-
 def _epoch(at: datetime) -> float:
     if at.utcoffset() is None:
         raise InvalidInputError(
@@ -198,9 +170,9 @@ class SimulatedMarket:
         self._walks: dict[tuple[str, str], Underlying] = {}
         self._priced: dict[Instrument, Priced] = {}
         self._trades: dict[int, bool] = {}
-        self._anchors: _Lru[tuple[str, int], float] = _Lru(cached_sessions * 8)
-        self._days: _Lru[tuple[str, int], SessionPath] = _Lru(cached_sessions)
-        self._derivative_days: _Lru[tuple[str, int], array[float]] = _Lru(cached_sessions)
+        self._anchors: Lru[tuple[str, int], float] = Lru(cached_sessions * 8)
+        self._days: Lru[tuple[str, int], SessionPath] = Lru(cached_sessions)
+        self._derivative_days: Lru[tuple[str, int], array[float]] = Lru(cached_sessions)
 
     # -- public API -------------------------------------------------------------------
 
