@@ -21,6 +21,11 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+# Rich sizes the CLI's console when `algovisor.cli.output` is first imported, which under
+# pytest-xdist happens in a worker with no terminal: give every process the width the CLI
+# tests read their tables at (tests/cli/conftest.py sets the same for each invocation).
+os.environ["COLUMNS"] = "400"
+
 import httpx
 import psutil
 import pytest
