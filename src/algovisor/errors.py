@@ -5,7 +5,9 @@
     ├── NotFoundError          the thing asked for does not exist   (HTTP 404)
     ├── ConflictError          not allowed in the current state     (HTTP 409)
     ├── UnavailableError       a dependency (database...) is down   (HTTP 503)
-    └── AuthError              missing or wrong credentials         (HTTP 401)
+    ├── AuthError              missing or wrong credentials         (HTTP 401)
+    ├── ForbiddenError         known caller, request not allowed    (HTTP 403)
+    └── RateLimitedError       too many attempts; retry later       (HTTP 429)
 
 Each package subclasses these for its own errors; the API maps them to
 status codes in one place (`algovisor.api.errors`). Every error carries a
@@ -42,3 +44,15 @@ class UnavailableError(AlgovisorError):
 
 class AuthError(AlgovisorError):
     """Credentials are missing or wrong."""
+
+
+class ForbiddenError(AlgovisorError):
+    """The caller is known but this request is refused (a write without its CSRF token)."""
+
+
+class RateLimitedError(AlgovisorError):
+    """Too many attempts (failed logins); the same request succeeds after a wait."""
+
+    def __init__(self, message: str, *, retry_after_secs: int, detail: str | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after_secs = retry_after_secs

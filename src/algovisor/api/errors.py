@@ -16,8 +16,10 @@ from algovisor.errors import (
     AlgovisorError,
     AuthError,
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    RateLimitedError,
     UnavailableError,
 )
 
@@ -28,9 +30,11 @@ OPENALGO_PREFIX = "/api/v1/"  # the paper broker's OpenAlgo API: errors in OpenA
 STATUS_BY_ERROR: tuple[tuple[type[AlgovisorError], int], ...] = (
     (InvalidInputError, 400),
     (AuthError, 401),
+    (ForbiddenError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
     (UnavailableError, 503),
+    (RateLimitedError, 429),
 )
 
 
@@ -50,6 +54,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _algovisor_error(request: Request, error: AlgovisorError) -> JSONResponse:
         status = status_for(error)
         headers = {"Retry-After": "2"} if status == 503 else None
+        if isinstance(error, RateLimitedError):
+            headers = {"Retry-After": str(error.retry_after_secs)}
         return JSONResponse(error_body(error.message, error.detail), status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from algovisor.cli import broker, calendar, contracts, positions, strategy
+from algovisor.cli import broker, calendar, contracts, positions, strategy, users
 from algovisor.cli.context import GlobalOptions, open_context
 from algovisor.cli.output import (
     console,
@@ -32,6 +32,7 @@ app.add_typer(strategy.app, name="strategy")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(positions.app, name="positions")
+app.add_typer(users.app, name="user")
 app.command("explain")(calendar.explain)
 keys_app = typer.Typer(help="API keys for the REST API.", no_args_is_help=True)
 app.add_typer(keys_app, name="api-key")

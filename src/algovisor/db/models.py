@@ -476,3 +476,28 @@ class PaperTradeRow(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     strategy: Mapped[str] = mapped_column(String(128))
     margin_per_unit: Mapped[float] = mapped_column(Float)
+
+
+class User(Base):
+    """A web UI user; the password is kept as an scrypt hash with its parameters."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    password_changed_at: Mapped[datetime] = mapped_column()
+
+
+class WebSession(Base):
+    """A browser's login: keyed by the SHA-256 of the cookie's random token, never the token."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # the absolute limit
+    last_seen_at: Mapped[datetime] = mapped_column()
