@@ -19,7 +19,7 @@ from sqlalchemy import select
 from algovisor.api.app import create_app
 from algovisor.contracts.manager import ContractManager
 from algovisor.db.models import Strategy
-from algovisor.services import api_keys, broker_accounts, paper_broker
+from algovisor.services import api_keys, broker_accounts, paper_broker, users
 from algovisor.services import contracts as contract_service
 from algovisor.services import strategies as strategy_service
 from algovisor.services.context import ServiceContext
@@ -70,6 +70,9 @@ def add_examples(ctx: ServiceContext, examples_dir: Path) -> list[str]:
     return added
 
 
+STREAM_SHUTDOWN_SECS = 2  # uvicorn takes whole seconds
+
+
 def run_until_signalled(server: uvicorn.Server) -> None:
     """Run uvicorn until SIGINT/SIGTERM, then return instead of dying.
 
@@ -104,6 +107,12 @@ def serve(
         if api_keys.count(ctx) == 0:
             key, _ = api_keys.create(ctx, "first-run")
             say(f"API key (shown once, keep it): {key}")
+        admin_password = users.ensure_admin(ctx)
+        if admin_password is not None:
+            say(
+                f"Web UI: {settings.api_url}/ — user {users.ADMIN_USERNAME}, "
+                f"password (shown once, keep it): {admin_password}"
+            )
         if examples_dir is not None:
             for name in add_examples(ctx, examples_dir):
                 say(f"added example strategy: {name}")
@@ -155,7 +164,14 @@ def serve(
         )
         server = uvicorn.Server(
             uvicorn.Config(
-                app, host=settings.bind_host, port=settings.port, log_config=None, access_log=False
+                app,
+                host=settings.bind_host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+                # Open event streams (a browser tab, `logs --follow`) never end by
+                # themselves: without a limit they would hold the host's shutdown forever.
+                timeout_graceful_shutdown=STREAM_SHUTDOWN_SECS,
             )
         )
         run_until_signalled(server)

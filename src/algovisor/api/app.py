@@ -13,6 +13,7 @@ from algovisor.api.errors import install_error_handlers
 from algovisor.api.openalgo import CollapseDoubleSlash
 from algovisor.api.routers import (
     contracts,
+    events,
     health,
     openalgo_orders,
     openalgo_v1,
@@ -20,11 +21,13 @@ from algovisor.api.routers import (
     python_compat,
     schedules,
     strategies,
+    ui_auth,
 )
 from algovisor.errors import UnavailableError
-from algovisor.services import paper_broker
+from algovisor.services import paper_broker, users
 from algovisor.services.context import ServiceContext
 from algovisor.services.paper_account import PaperAccount
+from algovisor.web import install_web_ui
 
 
 def create_app(
@@ -46,16 +49,20 @@ def create_app(
     app.state.paper = paper or paper_broker.open_account(context)
     # Per app, not per process: two apps (two databases) may hold equal generations.
     app.state.listings = paper_broker.InstrumentListings()
+    app.state.login_limiter = users.LoginLimiter(context.clock)  # per process, in memory
     install_error_handlers(app)
     app.add_middleware(CollapseDoubleSlash)
     app.include_router(health.router)
     app.include_router(openalgo_v1.router)  # its own key check: the paper broker's key
     app.include_router(openalgo_orders.router)
+    app.include_router(ui_auth.router)  # the web UI's login: no API key, a session cookie
     app.include_router(strategies.router, dependencies=[Depends(require_api_key)])
     app.include_router(schedules.router, dependencies=[Depends(require_api_key)])
     app.include_router(contracts.router, dependencies=[Depends(require_api_key)])
     app.include_router(positions.router, dependencies=[Depends(require_api_key)])
     app.include_router(python_compat.router, dependencies=[Depends(require_api_key)])
+    app.include_router(events.router, dependencies=[Depends(require_api_key)])
+    install_web_ui(app)
 
     @app.get("/api/openapi.json", include_in_schema=False, dependencies=[Depends(require_api_key)])
     def openapi_schema() -> dict[str, Any]:
