@@ -548,7 +548,9 @@ def test_a_server_that_stalls_times_out(
     started = time.monotonic()
     with pytest.raises(ContractSourceError):
         run_refresh(ctx, refresh, server.url("/instruments"))
-    assert time.monotonic() - started < 2.5
+    # The server never answers: any end well short of pytest's timeout is the limits at
+    # work. The margin is for a loaded 2-core CI machine (2.8 s seen with two workers).
+    assert time.monotonic() - started < 8
     assert_failed_saying(ctx, "zerodha", "download failed", "timed out")
     assert_first_in_force(ctx)
 
