@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import algovisor.db.models
+import algovisor.db.types
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -24,8 +24,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key_hash"),
     )
@@ -36,8 +36,8 @@ def upgrade() -> None:
         sa.Column("pid", sa.Integer(), nullable=False),
         sa.Column("boot_id", sa.String(length=64), nullable=False),
         sa.Column("api_url", sa.Text(), nullable=False),
-        sa.Column("started_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("heartbeat_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("heartbeat_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -54,11 +54,11 @@ def upgrade() -> None:
         sa.Column("state_message", sa.Text(), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("stop_message", sa.Text(), nullable=True),
-        sa.Column("backoff_until", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("backoff_until", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
         sa.Column("restart_count", sa.Integer(), nullable=False),
-        sa.Column("created_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
@@ -83,7 +83,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("size_bytes", sa.Integer(), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
-        sa.Column("created_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["strategy_id"], ["strategies.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("strategy_id", "number"),
@@ -100,13 +100,13 @@ def upgrade() -> None:
         sa.Column("process_start_time", sa.Float(), nullable=True),
         sa.Column("boot_id", sa.String(length=64), nullable=True),
         sa.Column("log_path", sa.Text(), nullable=False),
-        sa.Column("created_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("started_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
-            "stop_requested_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True
+            "stop_requested_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("stop_reason", sa.String(length=32), nullable=True),
-        sa.Column("ended_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("exit_code", sa.Integer(), nullable=True),
         sa.Column("exit_signal", sa.Integer(), nullable=True),
         sa.Column("end_reason", sa.String(length=32), nullable=True),
@@ -116,7 +116,7 @@ def upgrade() -> None:
         sa.Column("cpu_percent", sa.Float(), nullable=True),
         sa.Column("rss_bytes", sa.BigInteger(), nullable=True),
         sa.Column("memory_breaches", sa.Integer(), nullable=False),
-        sa.Column("sampled_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sampled_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["strategy_id"], ["strategies.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["version_id"],

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import algovisor.db.models
+import algovisor.db.types
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -41,7 +41,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column(
                 "window_skipped_until",
-                algovisor.db.models.UTCDateTime(timezone=True),
+                algovisor.db.types.UTCDateTime(timezone=True),
                 nullable=True,
             )
         )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import algovisor.db.models
+import algovisor.db.types
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -23,13 +23,13 @@ def upgrade() -> None:
         sa.Column("broker", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("message", sa.Text(), nullable=True),
-        sa.Column("last_updated", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_updated", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("total_symbols", sa.Integer(), nullable=False),
         sa.Column("is_ready", sa.Boolean(), nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column("last_generation", sa.Integer(), nullable=False),
         sa.Column("trading_day", sa.Date(), nullable=True),
-        sa.Column("loaded_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("loaded_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("exchange_counts", sa.JSON(), nullable=False),
         sa.Column("rows_rejected", sa.Integer(), nullable=False),
         sa.Column("rejections", sa.JSON(), nullable=False),
@@ -40,25 +40,25 @@ def upgrade() -> None:
         sa.Column("source_secret", sa.Text(), nullable=True),
         sa.Column("attempt_id", sa.String(length=32), nullable=True),
         sa.Column(
-            "attempt_started_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True
+            "attempt_started_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column(
-            "attempt_deadline_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True
+            "attempt_deadline_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("attempt_step", sa.String(length=16), nullable=True),
         sa.Column("attempt_owner", sa.String(length=160), nullable=True),
         sa.Column("progress_bytes", sa.BigInteger(), nullable=False),
         sa.Column("progress_total_bytes", sa.BigInteger(), nullable=True),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("retry_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("retry_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("broker"),
     )
     op.create_table(
         "master_contracts",
         sa.Column("broker", sa.String(length=32), nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
-        sa.Column("exchange", algovisor.db.models.byte_order_text(16), nullable=False),
-        sa.Column("symbol", algovisor.db.models.byte_order_text(64), nullable=False),
+        sa.Column("exchange", algovisor.db.types.byte_order_text(16), nullable=False),
+        sa.Column("symbol", algovisor.db.types.byte_order_text(64), nullable=False),
         sa.Column("token", sa.String(length=64), nullable=False),
         sa.Column("broker_symbol", sa.String(length=128), nullable=False),
         sa.Column("name", sa.String(length=128), nullable=False),

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import algovisor.db.models
+import algovisor.db.types
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -33,9 +33,9 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("hostname", sa.String(length=255), nullable=False),
         sa.Column("pid", sa.Integer(), nullable=False),
-        sa.Column("started_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("crashed_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("crashed_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("crash_reason", sa.Text(), nullable=True),
         sa.Column("exception_type", sa.String(length=128), nullable=True),
         sa.Column("traceback", sa.Text(), nullable=True),
@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("initial_quantity", sa.Integer(), nullable=False),
         sa.Column("entry_price", sa.Float(), nullable=False),
-        sa.Column("entry_time", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("entry_time", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("stop_price", sa.Float(), nullable=True),
         sa.Column("target_price", sa.Float(), nullable=True),
         sa.Column("current_price", sa.Float(), nullable=True),
@@ -76,18 +76,18 @@ def upgrade() -> None:
         sa.Column("client_order_id", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("exit_price", sa.Float(), nullable=True),
-        sa.Column("exit_time", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("exit_time", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("exit_reason", sa.String(length=128), nullable=True),
         sa.Column("exit_order_id", sa.String(length=64), nullable=True),
         sa.Column("realized_pnl", sa.Float(), nullable=False),
-        sa.Column("updated_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("update_count", sa.Integer(), nullable=False),
-        sa.Column("crashed_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("crashed_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("crash_reason", sa.Text(), nullable=True),
-        sa.Column("recovered_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recovered_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("broker_verdict", sa.String(length=24), nullable=True),
         sa.Column(
-            "broker_checked_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True
+            "broker_checked_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True
         ),
         sa.ForeignKeyConstraint(
             ["session_id"],
@@ -124,8 +124,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("broker_order_id", sa.String(length=64), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
-        sa.Column("created_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("confirmed_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("confirmed_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["position_id"], ["strategy_positions.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["session_id"], ["strategy_sessions.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -143,7 +143,7 @@ def upgrade() -> None:
         sa.Column("position_id", sa.Integer(), nullable=True),
         sa.Column("session_id", sa.Integer(), nullable=True),
         sa.Column("kind", sa.String(length=24), nullable=False),
-        sa.Column("at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["position_id"], ["strategy_positions.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["session_id"], ["strategy_sessions.id"], ondelete="CASCADE"),

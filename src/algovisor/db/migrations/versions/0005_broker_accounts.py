@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import algovisor.db.models
+import algovisor.db.types
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("api_key_hash", sa.String(length=64), nullable=False),
         sa.Column("upstream_url", sa.Text(), nullable=True),
         sa.Column("upstream_key_secret", sa.Text(), nullable=True),
-        sa.Column("created_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("broker"),
         sa.UniqueConstraint("api_key_hash"),
     )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import algovisor.db.models
+import algovisor.db.types
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -34,8 +34,8 @@ def upgrade() -> None:
         sa.Column("trigger_price", sa.Float(), nullable=False),
         sa.Column("strategy", sa.String(length=128), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("filled_quantity", sa.BigInteger(), nullable=False),
         sa.Column("average_price", sa.Float(), nullable=False),
         sa.Column("rejection_reason", sa.Text(), nullable=False),
@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=4), nullable=False),
         sa.Column("quantity", sa.BigInteger(), nullable=False),
         sa.Column("price", sa.Float(), nullable=False),
-        sa.Column("at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("strategy", sa.String(length=128), nullable=False),
         sa.Column("margin_per_unit", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(["order_id"], ["paper_orders.order_id"], ondelete="CASCADE"),

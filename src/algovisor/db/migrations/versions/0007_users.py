@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import algovisor.db.models
+import algovisor.db.types
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -23,9 +23,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("password_hash", sa.Text(), nullable=False),
-        sa.Column("created_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
-            "password_changed_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False
+            "password_changed_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("username"),
@@ -35,9 +35,9 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
-        sa.Column("created_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", algovisor.db.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", algovisor.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("token_hash"),
     )
