@@ -31,10 +31,11 @@ types: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 # Two workers: the suite is mostly real processes waiting on each other, and CI has 2 cores.
+# loadgroup keeps each browser-test module on one worker, so it starts one host.
 PYTEST_WORKERS ?= 2
 
 test: lint types
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -274,6 +274,7 @@ class HostProcess:
             ALGOVISOR_PORT=str(self.port),
             ALGOVISOR_RECONCILE_INTERVAL_SECS="0.2",
             ALGOVISOR_RESOURCE_SAMPLE_SECS="1",
+            ALGOVISOR_RESOURCE_HISTORY_SECS="1",  # the strategy page's chart fills at once
         )
         return env
 

@@ -20,10 +20,14 @@ from __future__ import annotations
 class AlgovisorError(Exception):
     """Base of all errors algovisor raises on purpose."""
 
-    def __init__(self, message: str, *, detail: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, detail: str | None = None, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+        # The request field that was wrong (a form shows the message beside it), if one was.
+        self.field = field
 
 
 class InvalidInputError(AlgovisorError):

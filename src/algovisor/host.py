@@ -50,6 +50,8 @@ def supervisor_config(settings: Settings) -> SupervisorConfig:
         database_url=settings.resolved_database_url,
         interval_secs=settings.reconcile_interval_secs,
         resource_sample_secs=settings.resource_sample_secs,
+        resource_history_secs=settings.resource_history_secs,
+        resource_history_hours=settings.resource_history_hours,
         log_max_bytes=settings.log_max_bytes,
         retention=RetentionLimits(
             settings.log_keep_files, settings.log_keep_days, settings.log_keep_total_bytes

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_script_bytes: int = Field(default=1_000_000, gt=0)
     reconcile_interval_secs: float = Field(default=1.0, gt=0)
     resource_sample_secs: float = Field(default=5.0, gt=0)
+    # The resource chart's history: at most one sample per run this often, kept this long.
+    resource_history_secs: float = Field(default=60.0, gt=0)
+    resource_history_hours: float = Field(default=24.0, gt=0, le=24 * 366)
     host_name: str | None = None
 
     # Master contracts: the daily refresh time (IST, on trading days), how many

@@ -125,7 +125,7 @@ def assert_error(response: httpx.Response, status: int, fragment: str) -> Json:
     """A clear JSON error: the status, `error` saying what was wrong, and no traceback."""
     assert response.status_code == status, response.text
     body: Json = response.json()
-    assert set(body) == {"error", "detail"}
+    assert set(body) == {"error", "detail", "field"}
     assert fragment.lower() in body["error"].lower(), body
     assert "Traceback" not in response.text
     return body

@@ -29,7 +29,7 @@ UNREACHABLE_URL = "postgresql+psycopg://algovisor:hunter2@127.0.0.1:1/algovisor"
 def assert_unavailable(response: httpx.Response, fragment: str) -> None:
     assert response.status_code == 503, response.text
     body = response.json()
-    assert set(body) == {"error", "detail"}
+    assert set(body) == {"error", "detail", "field"}
     assert fragment in body["error"], body
     assert body["detail"]
     assert response.headers["retry-after"]

@@ -65,7 +65,7 @@ def assert_error(response: httpx.Response, status: int, fragment: str) -> Json:
     """A clear JSON error: the status, `error` saying what was wrong, and nothing else."""
     assert response.status_code == status, response.text
     body: Json = response.json()
-    assert set(body) == {"error", "detail"}
+    assert set(body) == {"error", "detail", "field"}
     assert fragment.lower() in body["error"].lower(), body
     assert "Traceback" not in response.text
     return body
@@ -328,7 +328,7 @@ def test_calendars_list_and_show(ctx: ServiceContext, client: TestClient) -> Non
     for year in (99999, 0, -1):
         response = client.get("/api/calendars/NSE", params={"year": year})
         assert response.status_code in (400, 422), response.text
-        assert set(response.json()) == {"error", "detail"}
+        assert set(response.json()) == {"error", "detail", "field"}
 
 
 def test_calendar_overrides_apply_and_a_bad_file_is_reported(
@@ -486,7 +486,12 @@ def test_stop_until_the_next_window_outside_the_window_arms_it(
         shown: Json = client.get("/api/strategies/evening").json()
         return shown if shown["state"] == wanted else None
 
-    wait_until(lambda: state_is("scheduled"), step=converge(timed_reconciler), message="scheduled")
+    waiting = wait_until(
+        lambda: state_is("scheduled"), step=converge(timed_reconciler), message="scheduled"
+    )
+    assert isinstance(waiting, dict)
+    assert instant(waiting["next_start_at"]) == TUESDAY_OPEN + timedelta(days=1)
+    assert waiting["next_start_at"].endswith("+05:30")  # the web UI's cards show it
     now = client.get("/api/strategies/evening/explain").json()
     assert now["state"] == "scheduled"
     assert instant(now["next_change_at"]) == TUESDAY_OPEN + timedelta(days=1)
@@ -511,6 +516,7 @@ def test_stop_until_the_next_window_inside_the_window_holds_until_it_closes(
     step = converge(timed_reconciler)
     running = wait_until(lambda: state_is("running"), step=step, message="running")
     assert isinstance(running, dict)
+    assert running["next_start_at"] is None  # inside its window: nothing to wait for
     pid = running["current_run"]["pid"]
 
     answer = client.post("/api/strategies/daytime/stop", params={"until": "next-window"})
@@ -524,6 +530,8 @@ def test_stop_until_the_next_window_inside_the_window_holds_until_it_closes(
     assert isinstance(stopped, dict)
     assert stopped["current_run"] is None
     assert instant(stopped["window_skipped_until"]) == TUESDAY_CLOSE
+    # Held for this window: it starts again when the next one opens.
+    assert instant(stopped["next_start_at"]) == TUESDAY_OPEN + timedelta(days=1)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     why = client.get("/api/strategies/daytime/explain").json()
     assert why["state"] == "stopped"

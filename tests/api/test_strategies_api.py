@@ -54,7 +54,7 @@ def assert_error(response: httpx.Response, status: int, fragment: str) -> Json:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body: Json = response.json()
-    assert set(body) == {"error", "detail"}
+    assert set(body) == {"error", "detail", "field"}
     assert fragment.lower() in body["error"].lower(), body
     assert "Traceback" not in response.text
     return body
@@ -414,11 +414,11 @@ def test_bad_uploads_are_refused_and_change_nothing(
     else:
         # No file name at all: refused before it reaches algovisor's own checks.
         assert 400 <= response.status_code < 500
-        assert set(response.json()) == {"error", "detail"}
+        assert set(response.json()) == {"error", "detail", "field"}
 
     edit = client.put("/api/strategies/existing/script", files={"file": (filename, content)})
     assert 400 <= edit.status_code < 500
-    assert set(edit.json()) == {"error", "detail"}
+    assert set(edit.json()) == {"error", "detail", "field"}
     assert fragment.lower() in edit.json()["error"].lower()
     assert state(ctx) == before
 

@@ -7,20 +7,24 @@ Server-Sent Events without reloading it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
-from algovisor.services import strategies
+from algovisor.schedule.calendar import INDIA
+from algovisor.schedule.windows import DAY_NAMES
+from algovisor.services import schedules, strategies
 from algovisor.services.context import ServiceContext
+from algovisor.services.schedules import checked_schedule
 from tests.conftest import HostProcess, load_small_contract
-from tests.web.conftest import log_in, open_dashboard
+from tests.web.conftest import SCREENSHOTS, log_in, open_dashboard
 
 LOOPING = "import time\nwhile True:\n    time.sleep(0.1)\n"
 # A missing module is fatal at once (no restarts): the strategy goes red.
 CRASHING = "import algovisor_no_such_module_for_tests\n"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def card(page: Page, name: str) -> Locator:
@@ -55,12 +59,18 @@ def test_login_refuses_a_wrong_password_and_lets_the_admin_in(
 
 def test_start_turns_the_badge_green_without_reloading_and_stop_greys_it(
     page: Page,
-    ctx: ServiceContext,
+    web_ctx: ServiceContext,
     web_host: HostProcess,
     write_script: Callable[[str, str], Path],
 ) -> None:
-    strategies.add(ctx, "trend.py", write_script("trend.py", LOOPING).read_bytes())
-    strategies.add(ctx, "breakout.py", write_script("breakout.py", LOOPING).read_bytes())
+    strategies.add(web_ctx, "trend.py", write_script("trend.py", LOOPING).read_bytes())
+    strategies.add(web_ctx, "breakout.py", write_script("breakout.py", LOOPING).read_bytes())
+    # Meant to run, on every weekday but today: grey, with when it starts next.
+    strategies.add(web_ctx, "swing.py", write_script("swing.py", LOOPING).read_bytes())
+    today = datetime.now(INDIA).weekday()
+    days = ",".join(name for day, name in enumerate(DAY_NAMES[:5]) if day != today)
+    schedules.set_schedule(web_ctx, "swing", checked_schedule("09:20", "15:10", days, "NSE"))
+    strategies.start(web_ctx, "swing")
     open_dashboard(page, web_host)
     mark_page(page)
     trend = card(page, "trend")
@@ -76,6 +86,12 @@ def test_start_turns_the_badge_green_without_reloading_and_stop_greys_it(
     expect(page.locator('li.contract[data-broker="paper"] .badge')).to_have_text("Ready ✓")
     expect(trend.locator('[data-field="memory"]')).to_contain_text("MB")  # sampled live
     expect(trend.locator('[data-field="uptime"]')).not_to_have_text("—")
+    swing = card(page, "swing")
+    expect(swing.locator(".badge")).to_have_class("badge badge-grey")
+    expect(swing.locator(".badge")).to_have_text(re.compile("^(Scheduled|Paused)$"))
+    expect(swing.locator('[data-field="next"]')).to_contain_text(
+        re.compile(r"^next start \d\d \w{3} \d{4}, 09:20:00 IST · 09:20-15:10 IST")
+    )
     assert_not_reloaded(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
@@ -95,14 +111,14 @@ def test_start_turns_the_badge_green_without_reloading_and_stop_greys_it(
 
 def test_a_strategy_waiting_for_contracts_turns_green_after_check_and_start(
     page: Page,
-    ctx: ServiceContext,
+    web_ctx: ServiceContext,
     web_host: HostProcess,
     tmp_path: Path,
     write_script: Callable[[str, str], Path],
 ) -> None:
     script = write_script("options.py", LOOPING).read_bytes()
-    strategies.add(ctx, "options.py", script, broker="zerodha")  # no zerodha contract yet
-    strategies.start(ctx, "options")
+    strategies.add(web_ctx, "options.py", script, broker="zerodha")  # no zerodha contract yet
+    strategies.start(web_ctx, "options")
     open_dashboard(page, web_host)
     mark_page(page)
     options = card(page, "options")
@@ -112,7 +128,7 @@ def test_a_strategy_waiting_for_contracts_turns_green_after_check_and_start(
     zerodha = page.locator('li.contract[data-broker="zerodha"]')
     expect(zerodha.locator(".badge")).to_have_text("Waiting ⏰")
 
-    load_small_contract(ctx, tmp_path, "zerodha")
+    load_small_contract(web_ctx, tmp_path, "zerodha")
     page.get_by_role("button", name="Check & Start").click()
     expect(page.locator(".toast").last).not_to_be_empty()
     expect(options.locator(".badge")).to_have_text("Running")
@@ -124,11 +140,11 @@ def test_a_strategy_waiting_for_contracts_turns_green_after_check_and_start(
 
 def test_a_crashing_strategy_shows_red_with_its_message_and_clear_error_works(
     page: Page,
-    ctx: ServiceContext,
+    web_ctx: ServiceContext,
     web_host: HostProcess,
     write_script: Callable[[str, str], Path],
 ) -> None:
-    strategies.add(ctx, "broken.py", write_script("broken.py", CRASHING).read_bytes())
+    strategies.add(web_ctx, "broken.py", write_script("broken.py", CRASHING).read_bytes())
     open_dashboard(page, web_host)
     mark_page(page)
     broken = card(page, "broken")
@@ -146,24 +162,24 @@ def test_a_crashing_strategy_shows_red_with_its_message_and_clear_error_works(
     expect(broken.locator(".badge")).to_have_text("Stopped")
     expect(broken.locator(".card-message")).to_have_text("error cleared")
     expect(broken.get_by_role("button", name="Start", exact=True)).to_be_enabled()
-    assert strategies.show(ctx, "broken").error_message is None
+    assert strategies.show(web_ctx, "broken").error_message is None
     assert_not_reloaded(page)
 
 
 def test_a_write_without_the_csrf_token_is_refused(
     page: Page,
-    ctx: ServiceContext,
+    web_ctx: ServiceContext,
     web_host: HostProcess,
     write_script: Callable[[str, str], Path],
 ) -> None:
-    strategies.add(ctx, "guarded.py", write_script("guarded.py", LOOPING).read_bytes())
+    strategies.add(web_ctx, "guarded.py", write_script("guarded.py", LOOPING).read_bytes())
     open_dashboard(page, web_host)
     status = page.evaluate(
         """async () => (await fetch('/api/strategies/guarded/start',
                                     {method: 'POST', credentials: 'same-origin'})).status"""
     )
     assert status == 403
-    assert strategies.show(ctx, "guarded").intent == "stop"
+    assert strategies.show(web_ctx, "guarded").intent == "stop"
     # The same session with its token may write: the refusal was the missing token.
     status = page.evaluate(
         """async () => {

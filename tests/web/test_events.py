@@ -117,6 +117,15 @@ def test_closed_streams_stop_the_poller_and_many_streams_share_one(ctx: ServiceC
             assert hub.listeners == 3
             assert hub.polling
         wait_until(lambda: hub.listeners == 0 and not hub.polling, 5, message="poll stopped")
+        assert hub.latest() == {}  # nothing stale kept for the next browser
+
+        # A change while nobody listened: the next browser's first lists already have it.
+        strategies.add(ctx, "later.py", LOOPING.encode())
+        headers = {"X-API-Key": api_key}
+        with httpx.Client(headers=headers, timeout=5) as client, client.stream("GET", url) as got:
+            name, data = next(events_of(got.iter_lines()))
+        assert name == "strategies"
+        assert [item["name"] for item in json.loads(data)] == ["later"]
     finally:
         server.should_exit = True
         thread.join(timeout=10)

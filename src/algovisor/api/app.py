@@ -21,6 +21,7 @@ from algovisor.api.routers import (
     python_compat,
     schedules,
     strategies,
+    strategy_history,
     ui_auth,
 )
 from algovisor.errors import UnavailableError
@@ -57,6 +58,7 @@ def create_app(
     app.include_router(openalgo_orders.router)
     app.include_router(ui_auth.router)  # the web UI's login: no API key, a session cookie
     app.include_router(strategies.router, dependencies=[Depends(require_api_key)])
+    app.include_router(strategy_history.router, dependencies=[Depends(require_api_key)])
     app.include_router(schedules.router, dependencies=[Depends(require_api_key)])
     app.include_router(contracts.router, dependencies=[Depends(require_api_key)])
     app.include_router(positions.router, dependencies=[Depends(require_api_key)])

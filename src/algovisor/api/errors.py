@@ -1,6 +1,8 @@
 """The one place where errors become HTTP answers.
 
-Every error is `{"error": ..., "detail": ...}` with a 4xx (or 503) status, never a 500 page.
+Every error is `{"error": ..., "detail": ..., "field": ...}` with a 4xx (or 503) status, never
+a 500 page; `field` names the request field that was wrong (a form shows the message beside
+it), or is null.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ STATUS_BY_ERROR: tuple[tuple[type[AlgovisorError], int], ...] = (
 )
 
 
-def error_body(error: str, detail: str | None = None) -> dict[str, str | None]:
-    return {"error": error, "detail": detail}
+def error_body(
+    error: str, detail: str | None = None, field: str | None = None
+) -> dict[str, str | None]:
+    return {"error": error, "detail": detail, "field": field}
 
 
 def status_for(error: AlgovisorError) -> int:
@@ -56,15 +60,20 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": "2"} if status == 503 else None
         if isinstance(error, RateLimitedError):
             headers = {"Retry-After": str(error.retry_after_secs)}
-        return JSONResponse(error_body(error.message, error.detail), status, headers=headers)
+        body = error_body(error.message, error.detail, error.field)
+        return JSONResponse(body, status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        issues = error.errors()
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"
-            for issue in error.errors()
+            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in issues
         )
-        return JSONResponse(error_body("invalid request", problems), 422)
+        # The first wrong field by its own name ("start" of ["body", "start"]), for forms.
+        first = issues[0]["loc"] if issues else ()
+        located = [part for part in first if part not in ("body", "query", "path")]
+        field = str(located[0]) if located else None
+        return JSONResponse(error_body("invalid request", problems, field), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

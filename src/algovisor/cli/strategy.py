@@ -61,15 +61,29 @@ def add(
     file: Annotated[Path, typer.Argument(help="the .py script")],
     name: Annotated[str | None, typer.Option(help="unique name (default: file name)")] = None,
     broker: Annotated[str, typer.Option(help="broker whose contract it needs")] = "paper",
+    start: Annotated[
+        str | None, typer.Option("--start", help="schedule it: HH:MM in IST (default: on demand)")
+    ] = None,
+    stop: Annotated[str | None, typer.Option("--stop", help="HH:MM in IST (with --start)")] = None,
+    days: Annotated[
+        str | None, typer.Option("--days", help="with --start: e.g. mon-fri (default), daily")
+    ] = None,
+    exchange: Annotated[
+        str | None, typer.Option("--exchange", help="with --start: NSE (default), BSE, NFO, ...")
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Add a strategy from a script (it starts stopped)."""
+    """Add a strategy from a script (it starts stopped), with a schedule if --start is given."""
     ctx = open_context(typer_context)
-    view = service.add(ctx, file.name, _read_script(file, ctx), name=name, broker=broker)
+    content = _read_script(file, ctx)
+    schedule = schedule_service.optional_schedule(start, stop, days, exchange)
+    view = service.add(ctx, file.name, content, name=name, broker=broker, schedule=schedule)
     if as_json:
         print_json(view)
     else:
         console.print(f"added {view.name} (id {view.id}, version 1)", highlight=False)
+        if view.schedule:
+            console.print(f"scheduled {view.schedule.description}", highlight=False)
 
 
 @app.command("list")

@@ -76,6 +76,7 @@ def check_broker(broker: str) -> BrokerInfo:
     if info is None:
         raise InvalidInputError(
             f"unknown broker {broker!r}; algovisor knows: {', '.join(BROKERS)}",
+            field="broker",
         )
     return info
 

@@ -150,6 +150,24 @@ class Run(Base):
     sampled_at: Mapped[datetime | None] = mapped_column()
 
 
+class ResourceSample(Base):
+    """A run's CPU and memory at one instant: the last hours' history, for the chart.
+
+    At most one per run per `resource_history_secs`; older than `resource_history_hours`
+    is pruned by the host's chores.
+    """
+
+    __tablename__ = "resource_samples"
+    __table_args__ = (Index("ix_resource_samples_strategy_at", "strategy_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(index=True)
+    cpu_percent: Mapped[float] = mapped_column(Float)
+    rss_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
 class ApiKey(Base):
     """An API key; only its SHA-256 is stored."""
 

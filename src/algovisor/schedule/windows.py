@@ -31,7 +31,15 @@ DAY_LOOKUP = {name: number for number, name in enumerate(DAY_NAMES)} | {
 
 
 class ScheduleError(ValueError):
-    """A schedule that cannot be: the message says what was wrong and what to write."""
+    """A schedule that cannot be: the message says what was wrong and what to write.
+
+    `field` names the part to blame ("start", "stop", "days" or "exchange"), so a form
+    can show the message beside it.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +81,8 @@ def parse_time(text: str, what: str) -> time:
     match = TIME_FORMAT.match(text.strip())
     if match is None:
         raise ScheduleError(
-            f"{what} time {text!r} is not a 24-hour HH:MM time; write it like 09:15 or 21:00"
+            f"{what} time {text!r} is not a 24-hour HH:MM time; write it like 09:15 or 21:00",
+            field=what or None,
         )
     return time(int(match.group(1)), int(match.group(2)))
 
@@ -90,7 +99,7 @@ def parse_days(text: str) -> frozenset[int]:
         days.update((start + offset) % 7 for offset in range((end - start) % 7 + 1))
     if not days:
         raise ScheduleError(
-            "the schedule has no days; give some, e.g. mon-fri, mon,wed,fri or daily"
+            "the schedule has no days; give some, e.g. mon-fri, mon,wed,fri or daily", field="days"
         )
     return frozenset(days)
 
@@ -99,7 +108,7 @@ def _day_number(name: str) -> int:
     number = DAY_LOOKUP.get(name.strip())
     if number is None:
         raise ScheduleError(
-            f"unknown day {name.strip()!r}; use mon, tue, wed, thu, fri, sat or sun"
+            f"unknown day {name.strip()!r}; use mon, tue, wed, thu, fri, sat or sun", field="days"
         )
     return number
 
@@ -116,7 +125,9 @@ def format_days(days: frozenset[int]) -> str:
 def parse_exchange(text: str) -> str:
     code = text.strip().upper()
     if code not in EXCHANGES:
-        raise ScheduleError(f"unknown exchange {text!r}; use one of {', '.join(EXCHANGES)}")
+        raise ScheduleError(
+            f"unknown exchange {text!r}; use one of {', '.join(EXCHANGES)}", field="exchange"
+        )
     return code
 
 
@@ -129,7 +140,8 @@ def make_schedule(
     if closes == opens:
         raise ScheduleError(
             f"start and stop are both {opens:%H:%M}, so the window would be empty; "
-            "leave the stop time out for a strategy that runs around the clock"
+            "leave the stop time out for a strategy that runs around the clock",
+            field="stop",
         )
     return Schedule(opens, closes, parse_days(days), parse_exchange(exchange), special_sessions)
 

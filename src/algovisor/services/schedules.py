@@ -19,6 +19,7 @@ from algovisor.schedule.windows import (
     evaluate,
     format_local,
     make_schedule,
+    parse_exchange,
 )
 from algovisor.services.context import ServiceContext
 from algovisor.services.strategies import refuse_while_running, resolve, strategy_view
@@ -41,7 +42,30 @@ def checked_schedule(
     try:
         return make_schedule(start, stop, days, exchange, special_sessions)
     except ScheduleError as error:
-        raise InvalidInputError(str(error)) from error
+        raise InvalidInputError(str(error), field=error.field) from error
+
+
+def optional_schedule(
+    start: str | None, stop: str | None, days: str | None, exchange: str | None
+) -> Schedule | None:
+    """The schedule a new strategy's form asked for, or None (run on demand) when it gives no
+    start. Days default to mon-fri and the exchange to NSE, as `set_schedule`'s do."""
+    if exchange is not None:
+        try:
+            parse_exchange(exchange)
+        except ScheduleError as error:
+            raise InvalidInputError(str(error), field=error.field) from error
+    opens = (start or "").strip()
+    if not opens:
+        if (stop or "").strip() or (days or "").strip():
+            raise InvalidInputError(
+                "the schedule has no start time",
+                detail="Give the time its window opens (HH:MM, IST), or leave stop and days "
+                "empty for a strategy that runs only when started.",
+                field="start",
+            )
+        return None
+    return checked_schedule(opens, stop, "mon-fri" if days is None else days, exchange or "NSE")
 
 
 def store_schedule(strategy: Strategy, schedule: Schedule | None) -> None:
@@ -70,7 +94,7 @@ def set_schedule(ctx: ServiceContext, ref: str | int, schedule: Schedule) -> Str
         refuse_while_running(session, strategy, "change the schedule of")
         store_schedule(strategy, schedule)
         strategy.updated_at = now
-        return strategy_view(session, strategy, now)
+        return strategy_view(session, strategy, now, ctx.calendars.current())
 
 
 def clear_schedule(ctx: ServiceContext, ref: str | int) -> StrategyView:
@@ -81,7 +105,7 @@ def clear_schedule(ctx: ServiceContext, ref: str | int) -> StrategyView:
         refuse_while_running(session, strategy, "change the schedule of")
         store_schedule(strategy, None)
         strategy.updated_at = now
-        return strategy_view(session, strategy, now)
+        return strategy_view(session, strategy, now, ctx.calendars.current())
 
 
 def stop_for_this_window(ctx: ServiceContext, ref: str | int) -> ActionResult:
@@ -115,7 +139,9 @@ def stop_for_this_window(ctx: ServiceContext, ref: str | int) -> ActionResult:
             )
         else:
             message = "not inside its window; it starts when the next one opens"
-        return ActionResult(strategy=strategy_view(session, strategy, now), message=message)
+        return ActionResult(
+            strategy=strategy_view(session, strategy, now, ctx.calendars.current()), message=message
+        )
 
 
 def parse_instant(text: str | None, ctx: ServiceContext) -> datetime:

@@ -18,7 +18,8 @@ from algovisor.contracts.sources import check_broker
 from algovisor.db.models import Run, Strategy, StrategyVersion
 from algovisor.db.queries import current_version
 from algovisor.errors import ConflictError, InvalidInputError, NotFoundError
-from algovisor.schedule.calendar import INDIA
+from algovisor.schedule.calendar import INDIA, CalendarBook
+from algovisor.schedule.windows import Schedule, evaluate
 from algovisor.services.context import ServiceContext
 from algovisor.services.validation import (
     MAX_DATABASE_INT,
@@ -114,7 +115,25 @@ def run_view(session: Session, run: Run, now: datetime) -> RunView:
     )
 
 
-def strategy_view(session: Session, strategy: Strategy, now: datetime) -> StrategyView:
+def next_start(strategy: Strategy, now: datetime, book: CalendarBook) -> datetime | None:
+    """When a strategy meant to run but outside its window (or held) starts next, in IST."""
+    schedule = schedule_of(strategy)
+    if strategy.intent != Intent.RUN or schedule is None:
+        return None
+    calendar = book.calendars.get(schedule.exchange)
+    if calendar is None:
+        return None
+    held = strategy.window_skipped_until
+    instant = max(now, held) if held else now
+    decision = evaluate(schedule, calendar, instant)
+    if decision.open:
+        return instant if instant > now else None
+    return decision.changes_at.astimezone(INDIA) if decision.changes_at else None
+
+
+def strategy_view(
+    session: Session, strategy: Strategy, now: datetime, book: CalendarBook
+) -> StrategyView:
     current = active_run(session, strategy.id)
     last = last_ended_run(session, strategy.id)
     version = current_version(session, strategy.id)
@@ -134,6 +153,7 @@ def strategy_view(session: Session, strategy: Strategy, now: datetime) -> Strate
         memory_limit_mb=strategy.memory_limit_mb,
         schedule=ScheduleView.of(schedule_of(strategy)),
         window_skipped_until=strategy.window_skipped_until,
+        next_start_at=next_start(strategy, now, book),
         current_version=version.number if version else None,
         created_at=strategy.created_at,
         updated_at=strategy.updated_at,
@@ -144,14 +164,17 @@ def strategy_view(session: Session, strategy: Strategy, now: datetime) -> Strate
 
 def list_strategies(ctx: ServiceContext) -> list[StrategyView]:
     now = ctx.clock.now()
+    book = ctx.calendars.current()
     with ctx.reading() as session:
         strategies = session.scalars(select(Strategy).order_by(Strategy.id)).all()
-        return [strategy_view(session, strategy, now) for strategy in strategies]
+        return [strategy_view(session, strategy, now, book) for strategy in strategies]
 
 
 def show(ctx: ServiceContext, ref: str | int) -> StrategyView:
     with ctx.reading() as session:
-        return strategy_view(session, resolve(session, ref), ctx.clock.now())
+        return strategy_view(
+            session, resolve(session, ref), ctx.clock.now(), ctx.calendars.current()
+        )
 
 
 def status(ctx: ServiceContext) -> list[StatusRow]:
@@ -187,8 +210,14 @@ def add(
     name: str | None = None,
     broker: str = "paper",
     intent: Intent = Intent.STOP,
+    schedule: Schedule | None = None,
 ) -> StrategyView:
-    """A new strategy with its first version; stopped until started."""
+    """A new strategy with its first version (and `schedule`, if any); stopped until started.
+
+    Everything is checked before anything is stored, and stored in one transaction.
+    """
+    from algovisor.services.schedules import store_schedule  # schedules imports this module
+
     safe_filename = validate_script(filename, content, ctx.settings.max_script_bytes)
     chosen = validate_name(name if name is not None else safe_filename.removesuffix(".py"))
     check_broker(broker)
@@ -210,11 +239,13 @@ def add(
                 created_at=now,
                 updated_at=now,
             )
+            if schedule is not None:
+                store_schedule(strategy, schedule)
             session.add(strategy)
             session.flush()
             add_version(session, strategy, safe_filename, content, "uploaded", now)
             session.flush()
-            return strategy_view(session, strategy, now)
+            return strategy_view(session, strategy, now, ctx.calendars.current())
     except IntegrityError as error:  # two adds raced for the same name
         raise _duplicate(chosen) from error
 
@@ -223,6 +254,7 @@ def _duplicate(name: str) -> ConflictError:
     return ConflictError(
         f"a strategy named {name!r} already exists",
         detail="Choose another name with --name, or change the existing one with `strategy edit`.",
+        field="name",
     )
 
 
@@ -310,7 +342,7 @@ def configure(
         if memory_limit_mb is not None:
             strategy.memory_limit_mb = memory_limit_mb or None
         strategy.updated_at = now
-        return strategy_view(session, strategy, now)
+        return strategy_view(session, strategy, now, ctx.calendars.current())
 
 
 # ----- intent -------------------------------------------------------------------------
@@ -331,7 +363,8 @@ def start(ctx: ServiceContext, ref: str | int) -> ActionResult:
         strategy.window_skipped_until = None
         strategy.updated_at = now
         return ActionResult(
-            strategy=strategy_view(session, strategy, now), message="start requested"
+            strategy=strategy_view(session, strategy, now, ctx.calendars.current()),
+            message="start requested",
         )
 
 
@@ -347,7 +380,8 @@ def stop(ctx: ServiceContext, ref: str | int) -> ActionResult:
         strategy.window_skipped_until = None
         strategy.updated_at = now
         return ActionResult(
-            strategy=strategy_view(session, strategy, now), message="stop requested"
+            strategy=strategy_view(session, strategy, now, ctx.calendars.current()),
+            message="stop requested",
         )
 
 
@@ -368,7 +402,8 @@ def restart(ctx: ServiceContext, ref: str | int) -> ActionResult:
         strategy.restart_generation += 1
         strategy.updated_at = now
         return ActionResult(
-            strategy=strategy_view(session, strategy, now), message="restart requested"
+            strategy=strategy_view(session, strategy, now, ctx.calendars.current()),
+            message="restart requested",
         )
 
 
@@ -385,5 +420,6 @@ def clear_error(ctx: ServiceContext, ref: str | int) -> ActionResult:
         strategy.state = StrategyState.STOPPED.value
         strategy.updated_at = now
         return ActionResult(
-            strategy=strategy_view(session, strategy, now), message="Error state cleared"
+            strategy=strategy_view(session, strategy, now, ctx.calendars.current()),
+            message="Error state cleared",
         )

@@ -19,18 +19,22 @@ MAX_DATABASE_INT = MAX_INTEGER  # INTEGER columns (ids, version numbers) on Post
 
 def validate_name(name: str) -> str:
     if any(unicodedata.category(character).startswith("C") for character in name):
-        raise InvalidInputError("the strategy name contains control characters")
+        raise InvalidInputError("the strategy name contains control characters", field="name")
     if "/" in name or "\\" in name:
-        raise InvalidInputError(f"the strategy name {name!r} contains a path separator")
+        raise InvalidInputError(
+            f"the strategy name {name!r} contains a path separator", field="name"
+        )
     if not NAME_PATTERN.match(name):
         raise InvalidInputError(
             f"invalid strategy name {name!r}",
             detail="Use 1-64 letters, digits, spaces, '.', '_' or '-', "
             "starting and ending with a letter or digit.",
+            field="name",
         )
     if name.isdigit():
         raise InvalidInputError(
-            f"the strategy name {name!r} is only digits and would be mistaken for an id"
+            f"the strategy name {name!r} is only digits and would be mistaken for an id",
+            field="name",
         )
     return name
 
@@ -40,29 +44,34 @@ def validate_script(filename: str, content: bytes, max_bytes: int) -> str:
     base = filename.replace("\\", "/").rsplit("/", 1)[-1]
     if not base.endswith(SCRIPT_SUFFIX) or base == SCRIPT_SUFFIX:
         raise InvalidInputError(
-            f"{base or filename!r} is not a Python file", detail="Upload a .py script."
+            f"{base or filename!r} is not a Python file",
+            detail="Upload a .py script.",
+            field="file",
         )
     if len(base) > MAX_FILENAME_CHARS:
         raise InvalidInputError(
             f"the file name is longer than {MAX_FILENAME_CHARS} characters",
             detail="Rename the script to something shorter.",
+            field="file",
         )
     if len(content) > max_bytes:
         raise InvalidInputError(
             f"{base} is {len(content):,} bytes; the limit is {max_bytes:,}",
             detail="Raise ALGOVISOR_MAX_SCRIPT_BYTES if the script really is that large.",
+            field="file",
         )
     if not content.strip():
-        raise InvalidInputError(f"{base} is empty")
+        raise InvalidInputError(f"{base} is empty", field="file")
     try:
         content.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InvalidInputError(
             f"{base} is not UTF-8 text (byte {error.start} is invalid)",
             detail="Save the script as UTF-8.",
+            field="file",
         ) from error
     if b"\x00" in content:
-        raise InvalidInputError(f"{base} contains NUL bytes; it is not a text file")
+        raise InvalidInputError(f"{base} contains NUL bytes; it is not a text file", field="file")
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", base)
     return safe if not safe.startswith(".") else f"script{safe}"
 
@@ -72,17 +81,22 @@ def validate_env_key(key: str) -> str:
         raise InvalidInputError(
             f"invalid environment variable name {key!r}",
             detail="Use letters, digits and '_', not starting with a digit.",
+            field="key",
         )
     if key.upper().startswith(RESERVED_ENV_PREFIXES) or key.upper() in RESERVED_ENV_KEYS:
-        raise InvalidInputError(f"{key} is set by algovisor itself and cannot be overridden")
+        raise InvalidInputError(
+            f"{key} is set by algovisor itself and cannot be overridden", field="key"
+        )
     return key
 
 
 def validate_env_value(key: str, value: str) -> str:
     if "\x00" in value:
-        raise InvalidInputError(f"the value of {key} contains a NUL character")
+        raise InvalidInputError(f"the value of {key} contains a NUL character", field="value")
     if len(value) > 32_768:
-        raise InvalidInputError(f"the value of {key} is longer than 32768 characters")
+        raise InvalidInputError(
+            f"the value of {key} is longer than 32768 characters", field="value"
+        )
     return value
 
 

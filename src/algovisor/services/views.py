@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from algovisor.schedule.windows import Schedule, format_days
 
@@ -17,6 +17,15 @@ class VersionView(BaseModel):
     size_bytes: int
     note: str | None
     created_at: datetime
+    current: bool
+
+
+class ScriptView(BaseModel):
+    """One version's script text, for the web UI's editor."""
+
+    version: int
+    filename: str
+    content: str
     current: bool
 
 
@@ -81,6 +90,7 @@ class StrategyView(BaseModel):
     memory_limit_mb: int | None
     schedule: ScheduleView | None
     window_skipped_until: datetime | None
+    next_start_at: datetime | None  # intent run, outside its window or held: when it starts
     current_version: int | None
     created_at: datetime
     updated_at: datetime
@@ -353,3 +363,32 @@ class PurgeView(BaseModel):
     events: int
     order_intents: int
     sessions: int
+
+
+# ----- the strategy page (issue 7) ----------------------------------------------------
+
+
+class DiffView(BaseModel):
+    """A unified diff between two versions of a script (`from` None: from an empty file)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    from_version: int | None = Field(alias="from")
+    to_version: int = Field(alias="to")
+    lines: list[str]  # unified diff lines: "--- ", "+++ ", "@@ ", "+", "-", " "
+    truncated: bool  # cut at MAX_DIFF_LINES
+
+
+class ResourceSampleView(BaseModel):
+    at: datetime
+    cpu_percent: float
+    rss_bytes: int
+
+
+class LogLinesView(BaseModel):
+    """The last lines of a run's log, or (with `query`) the last lines containing it."""
+
+    lines: list[str]
+    query: str | None = None
+    scanned_bytes: int | None = None  # a search: how much of the log it read, newest first
+    limit_reached: bool = False  # a search stopped at its scan limit: older matches not looked at

@@ -42,7 +42,34 @@ def login() -> FileResponse:
     return _page("login.html")
 
 
+@router.get("/strategies/new")
+def upload() -> FileResponse:
+    return _page("upload.html")
+
+
+# The page reads the strategy from its own address; nothing of the path reaches a file.
+@router.get("/strategies/{ref}")
+def strategy(ref: str) -> FileResponse:
+    return _page("strategy.html")
+
+
+@router.get("/strategies/{ref}/edit")
+def editor(ref: str) -> FileResponse:
+    return _page("editor.html")
+
+
+@router.get("/positions")
+def positions() -> FileResponse:
+    return _page("positions.html")
+
+
+@router.get("/contracts")
+def contracts() -> FileResponse:
+    return _page("contracts.html")
+
+
 def install_web_ui(app: FastAPI) -> None:
-    """Pages at `/` and `/login`, assets under `/static/`; never a catch-all over `/api`."""
+    """Pages at `/`, `/login`, `/strategies/...`, `/positions` and `/contracts`, assets under
+    `/static/`; never a catch-all over `/api`."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

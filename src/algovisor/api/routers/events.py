@@ -102,6 +102,8 @@ class EventHub:
             else:
                 self._publish(snapshot)
             await asyncio.sleep(self._poll_secs)
+        # Nobody listens: forget the lists, so the next browser is not first sent stale ones.
+        self._latest.clear()
 
     def _publish(self, snapshot: dict[str, list[dict[str, Any]]]) -> None:
         changed = False

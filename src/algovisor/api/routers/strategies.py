@@ -11,7 +11,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from algovisor.api.deps import Context, Wake
+from algovisor.contracts.sources import BROKERS
 from algovisor.errors import InvalidInputError
+from algovisor.schedule.calendar import EXCHANGES
 from algovisor.services import environment, logs
 from algovisor.services import schedules as schedule_service
 from algovisor.services import strategies as service
@@ -19,6 +21,8 @@ from algovisor.services import versions as version_service
 from algovisor.services.views import (
     ActionResult,
     EnvVarView,
+    LogLinesView,
+    ScriptView,
     StatusRow,
     StrategyView,
     VersionView,
@@ -33,7 +37,11 @@ async def _read_upload(upload: UploadFile, limit: int) -> tuple[str, bytes]:
     # Read one byte past the limit so oversize uploads are refused without buffering them all.
     content = await upload.read(limit + 1)
     if len(content) > limit:
-        raise InvalidInputError(f"{upload.filename} is larger than the {limit:,} byte limit")
+        raise InvalidInputError(
+            f"{upload.filename} is larger than the {limit:,} byte limit",
+            detail="Raise ALGOVISOR_MAX_SCRIPT_BYTES if the script really is that large.",
+            field="file",
+        )
     return upload.filename or "", content
 
 
@@ -53,9 +61,39 @@ async def add_strategy(
     file: Annotated[UploadFile, File(description="the strategy's .py script")],
     name: Annotated[str | None, Form()] = None,
     broker: Annotated[str, Form()] = "paper",
+    exchange: Annotated[str | None, Form(description="NSE (default), BSE, NFO, ...")] = None,
+    start: Annotated[
+        str | None, Form(description="HH:MM in IST; none (or empty) runs it on demand")
+    ] = None,
+    stop: Annotated[str | None, Form(description="HH:MM in IST; none: no closing time")] = None,
+    days: Annotated[str | None, Form(description="e.g. mon-fri (default), mon,wed,fri")] = None,
 ) -> StrategyView:
+    """A new strategy, stopped; with a schedule when `start` is given. All is checked first,
+    and nothing is stored unless everything is (each error names its form `field`)."""
     filename, content = await _read_upload(file, ctx.settings.max_script_bytes)
-    return service.add(ctx, filename, content, name=name, broker=broker)
+    schedule = schedule_service.optional_schedule(start, stop, days, exchange)
+    return service.add(ctx, filename, content, name=name, broker=broker, schedule=schedule)
+
+
+class StrategyOptions(BaseModel):
+    """What a new strategy's form offers: the brokers and exchanges the host knows."""
+
+    brokers: list[str]
+    default_broker: str
+    exchanges: list[str]
+    default_exchange: str
+    max_script_bytes: int
+
+
+@router.get("/strategy-options")
+def strategy_options(ctx: Context) -> StrategyOptions:
+    return StrategyOptions(
+        brokers=list(BROKERS),
+        default_broker="paper",
+        exchanges=list(EXCHANGES),
+        default_exchange="NSE",
+        max_script_bytes=ctx.settings.max_script_bytes,
+    )
 
 
 @router.get("/strategies/{ref}")
@@ -89,9 +127,26 @@ def configure_strategy(ctx: Context, ref: str, body: RunSettings) -> StrategyVie
 
 
 @router.put("/strategies/{ref}/script")
-async def edit_script(ctx: Context, ref: str, file: Annotated[UploadFile, File()]) -> VersionView:
+async def edit_script(
+    ctx: Context,
+    ref: str,
+    file: Annotated[UploadFile, File()],
+    base_version: Annotated[
+        int | None,
+        Form(ge=1, description="the version edited; refused (409) if another is current now"),
+    ] = None,
+) -> VersionView:
     filename, content = await _read_upload(file, ctx.settings.max_script_bytes)
-    return version_service.edit(ctx, ref, filename, content)
+    return version_service.edit(ctx, ref, filename, content, base_version=base_version)
+
+
+@router.get("/strategies/{ref}/script")
+def show_script(
+    ctx: Context,
+    ref: str,
+    version: Annotated[int | None, Query(ge=1, description="default: the current one")] = None,
+) -> ScriptView:
+    return version_service.script(ctx, ref, version)
 
 
 @router.get("/strategies/{ref}/versions")
@@ -174,22 +229,48 @@ def tail_logs(
     ref: str,
     lines: Annotated[int, Query(ge=0, le=logs.MAX_TAIL_LINES)] = 100,
     run: str | None = None,
-) -> dict[str, list[str]]:
-    return {"lines": logs.tail(ctx, ref, lines, run)}
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=logs.MAX_QUERY_CHARS,
+            description="only lines containing this text (ASCII case ignored), newest kept",
+        ),
+    ] = None,
+) -> LogLinesView:
+    """The last lines of the latest (or the named) run's log; with `q`, the last lines
+    containing it, searching back through at most a fixed amount of log."""
+    if q is None:
+        return LogLinesView(lines=logs.tail(ctx, ref, lines, run))
+    found = logs.search(ctx, ref, q, lines, run)
+    return LogLinesView(
+        lines=found.lines,
+        query=q,
+        scanned_bytes=found.scanned_bytes,
+        limit_reached=found.limit_reached,
+    )
 
 
 @router.get("/strategies/{ref}/logs/stream")
-def stream_logs(ctx: Context, ref: str, run: str | None = None) -> StreamingResponse:
-    """Server-Sent Events: one `data:` event per new log line."""
-    lines = logs.stream(ctx, ref, run)
+def stream_logs(
+    ctx: Context,
+    ref: str,
+    run: str | None = None,
+    lines: Annotated[
+        int,
+        Query(ge=0, le=logs.MAX_TAIL_LINES, description="send the last lines written first"),
+    ] = 0,
+) -> StreamingResponse:
+    """Server-Sent Events: one `data:` event per new log line (after the last `lines`)."""
+    followed = logs.stream(ctx, ref, run, recent_lines=lines)
 
     def events() -> Iterator[str]:
         last_sent = time.monotonic()
         yield ": following\n\n"
-        for line in lines:
+        for line in followed:
             now = time.monotonic()
             if line:
-                yield f"data: {line}\n\n"
+                # A carriage return would end the event's line early (progress bars use it).
+                yield f"data: {line.replace(chr(13), '')}\n\n"
                 last_sent = now
             elif now - last_sent >= KEEPALIVE_SECS:
                 yield ": keepalive\n\n"

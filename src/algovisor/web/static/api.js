@@ -4,13 +4,14 @@
 let csrfToken = null;
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, field = null) {
     super(message);
     this.status = status;
+    this.field = field; // the request field that was wrong, when the API names one
   }
 }
 
-// The API answers errors as {"error", "detail"}; the seed's routes as {"success", "message"}.
+// The API answers errors as {"error", "detail", "field"}; the seed's routes as {"success", "message"}.
 function messageOf(body, status) {
   if (body && typeof body === "object") {
     if (body.error) return body.detail ? `${body.error}. ${body.detail}` : body.error;
@@ -19,17 +20,19 @@ function messageOf(body, status) {
   return `the host answered ${status}`;
 }
 
+// `body` is sent as JSON, or as multipart when it is a FormData (file uploads).
 export async function request(method, path, body) {
   const headers = { Accept: "application/json" };
   if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const multipart = body instanceof FormData;
+  if (body !== undefined && !multipart) headers["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(path, {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || multipart ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, "the host cannot be reached; check that algovisor serve is running");
@@ -41,7 +44,10 @@ export async function request(method, path, body) {
   } catch {
     parsed = null;
   }
-  if (!response.ok) throw new ApiError(response.status, messageOf(parsed, response.status));
+  if (!response.ok) {
+    const field = parsed && typeof parsed === "object" ? parsed.field || null : null;
+    throw new ApiError(response.status, messageOf(parsed, response.status), field);
+  }
   return parsed;
 }
 

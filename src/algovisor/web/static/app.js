@@ -1,111 +1,23 @@
 // The dashboard: one card per strategy and one row per broker's master contract, kept
 // current by the host's Server-Sent Events (/api/events) without reloading the page.
 
-import { ApiError, loadSession, logout, request } from "/static/api.js";
-
-const IST = new Intl.DateTimeFormat("en-IN", {
-  timeZone: "Asia/Kolkata",
-  day: "2-digit",
-  month: "short",
-  year: "numeric",
-  hour: "2-digit",
-  minute: "2-digit",
-  second: "2-digit",
-  hour12: false,
-});
-
-export function formatIst(iso) {
-  if (!iso) return "—";
-  return `${IST.format(new Date(iso))} IST`;
-}
-
-function formatDuration(secs) {
-  if (secs === null || secs === undefined) return "—";
-  let rest = Math.max(0, Math.floor(secs));
-  const days = Math.floor(rest / 86400);
-  rest %= 86400;
-  const hours = Math.floor(rest / 3600);
-  rest %= 3600;
-  const minutes = Math.floor(rest / 60);
-  const seconds = rest % 60;
-  if (days) return `${days}d ${hours}h ${minutes}m`;
-  if (hours) return `${hours}h ${minutes}m ${seconds}s`;
-  if (minutes) return `${minutes}m ${seconds}s`;
-  return `${seconds}s`;
-}
-
-function formatBytes(bytes) {
-  if (bytes === null || bytes === undefined) return "—";
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
-  if (bytes < 1024 * 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-  return `${(bytes / 1024 / 1024 / 1024).toFixed(2)} GB`;
-}
-
-function formatPercent(value) {
-  return value === null || value === undefined ? "—" : `${value.toFixed(1)}%`;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-// ----- toasts ---------------------------------------------------------------------------
-
-const toasts = document.getElementById("toasts");
-
-function toast(message, kind = "ok") {
-  const item = el("div", { class: `toast toast-${kind}`, text: message });
-  toasts.append(item);
-  setTimeout(() => item.remove(), kind === "error" ? 9000 : 5000);
-}
+import { request } from "/static/api.js";
+import {
+  ApiError,
+  el,
+  followEvents,
+  formatBytes,
+  formatDuration,
+  formatIst,
+  formatPercent,
+  goToLogin,
+  run,
+  startPage,
+  toast,
+} from "/static/common.js";
+import { allowedActions, badgeOf } from "/static/states.js";
 
 // ----- strategies -----------------------------------------------------------------------
-
-const PROCESS_STATES = new Set(["starting", "running", "stopping", "backoff"]);
-
-// What a strategy's badge says, and its colour.
-export function badgeOf(strategy) {
-  if (strategy.error_message || strategy.state === "error") {
-    return { tone: "red", label: "Error" };
-  }
-  switch (strategy.state) {
-    case "running":
-      return { tone: "green", label: "Running" };
-    case "waiting":
-      return { tone: "yellow", label: "Waiting for master contracts" };
-    case "backoff":
-      return { tone: "yellow", label: "Restarting" };
-    case "starting":
-      return { tone: "blue", label: "Starting" };
-    case "stopping":
-      return { tone: "blue", label: "Stopping" };
-    case "scheduled":
-      return { tone: "grey", label: "Scheduled" };
-    case "paused":
-      return { tone: "grey", label: "Paused" };
-    default:
-      return { tone: "grey", label: "Stopped" };
-  }
-}
-
-// Which buttons may be pressed: the API refuses the others, so the page does not offer them.
-export function allowedActions(strategy) {
-  const inError = Boolean(strategy.error_message);
-  const hasProcess = strategy.current_run !== null || PROCESS_STATES.has(strategy.state);
-  return {
-    start: !inError && strategy.intent !== "run",
-    stop: strategy.intent === "run" || hasProcess,
-    restart: !inError,
-    "clear-error": inError && !hasProcess,
-  };
-}
 
 function messageOf(strategy) {
   if (strategy.error_message) return strategy.error_message;
@@ -114,9 +26,9 @@ function messageOf(strategy) {
 
 function nextStartOf(strategy) {
   if (strategy.backoff_until) return `restarts at ${formatIst(strategy.backoff_until)}`;
-  if (strategy.window_skipped_until) return `held until ${formatIst(strategy.window_skipped_until)}`;
-  if (strategy.schedule) return strategy.schedule.description;
-  return "on demand";
+  const plan = strategy.schedule ? strategy.schedule.description : "on demand";
+  if (strategy.next_start_at) return `next start ${formatIst(strategy.next_start_at)} · ${plan}`;
+  return plan;
 }
 
 const ACTIONS = [
@@ -132,7 +44,7 @@ const cards = new Map(); // strategy id -> {root, fields, buttons, uptime}
 function buildCard(strategy) {
   const titleId = `strategy-${strategy.id}-name`;
   const fields = {
-    name: el("h3", { id: titleId, class: "card-title" }),
+    name: el("a", { href: `/strategies/${strategy.id}` }),
     broker: el("span", { class: "card-broker" }),
     badge: el("span", { class: "badge" }),
     message: el("p", { class: "card-message" }),
@@ -162,7 +74,12 @@ function buildCard(strategy) {
   const root = el(
     "li",
     { class: "card", "data-strategy": strategy.name, "aria-labelledby": titleId },
-    el("div", { class: "card-head" }, el("div", {}, fields.name, fields.broker), fields.badge),
+    el(
+      "div",
+      { class: "card-head" },
+      el("div", {}, el("h3", { id: titleId, class: "card-title" }, fields.name), fields.broker),
+      fields.badge,
+    ),
     fields.message,
     details,
     bar,
@@ -238,11 +155,9 @@ async function act(id, action, button) {
     if (error instanceof ApiError && error.status === 401) goToLogin();
   } finally {
     delete button.dataset.busy;
-    const card = cards.get(id);
-    if (card && latestStrategies) {
-      const current = latestStrategies.find((item) => item.id === id);
-      if (current) fillCard(card, current, Date.now());
-    }
+    // Only this button: a refill here would restart the uptime from an older answer's.
+    const current = latestStrategies && latestStrategies.find((item) => item.id === id);
+    if (current) button.disabled = !allowedActions(current)[action];
   }
 }
 
@@ -306,57 +221,20 @@ async function checkContracts(button) {
   }
 }
 
-// ----- live updates ---------------------------------------------------------------------
-
-const live = document.getElementById("live");
-
-function connect() {
-  const source = new EventSource("/api/events");
-  source.addEventListener("open", () => {
-    live.textContent = "Live";
-    live.className = "live live-on";
-  });
-  source.addEventListener("strategies", (event) => {
-    latestStrategies = JSON.parse(event.data);
-    renderStrategies(latestStrategies);
-  });
-  source.addEventListener("contracts", (event) => renderContracts(JSON.parse(event.data)));
-  source.addEventListener("error", async () => {
-    live.textContent = "Reconnecting…";
-    live.className = "live live-off";
-    if (source.readyState !== EventSource.CLOSED) return; // the browser retries by itself
-    // Refused (e.g. the session ended): the login page if so, else try again shortly.
-    const session = await loadSession().catch(() => undefined);
-    if (session === null) goToLogin();
-    else setTimeout(connect, 2000);
-  });
-  return source;
-}
-
-function goToLogin() {
-  window.location.replace("/login");
-}
+// ----- the page ------------------------------------------------------------------------
 
 async function main() {
-  const session = await loadSession();
-  if (!session) {
-    goToLogin();
-    return;
-  }
-  document.getElementById("user").textContent = session.username;
-  document.getElementById("logout").addEventListener("click", async () => {
-    try {
-      await logout();
-    } catch (error) {
-      toast(error.message, "error");
-      return;
-    }
-    goToLogin();
-  });
+  if (!(await startPage("dashboard"))) return;
   const check = document.getElementById("check-contracts");
   check.addEventListener("click", () => checkContracts(check));
   setInterval(() => cards.forEach(tickUptime), 1000);
-  connect();
+  followEvents({
+    strategies: (strategies) => {
+      latestStrategies = strategies;
+      renderStrategies(strategies);
+    },
+    contracts: renderContracts,
+  });
 }
 
-main().catch((error) => toast(error.message, "error"));
+run(main);
